@@ -1,0 +1,3 @@
+from hsinr.cli import main
+
+raise SystemExit(main())

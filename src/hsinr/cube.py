@@ -1,0 +1,163 @@
+"""The hyperspectral cube: an (H, W, C) array and what is known about it.
+
+>>> import numpy as np
+>>> from hsinr import Cube
+>>> cube = Cube(np.arange(24, dtype=np.uint16).reshape(2, 3, 4), name="toy")
+>>> values, scale = cube.normalise()
+>>> float(values.min()), float(values.max())
+(0.0, 1.0)
+>>> restored = Cube.denormalise(values, scale, dtype=cube.dtype)
+>>> bool((restored.data == cube.data).all())
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from hsinr.errors import InputError
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """The global min / max map between a cube's units and [0, 1].
+
+    ``apply`` maps ``minimum`` to 0 and ``maximum`` to 1; ``invert`` maps back and, for an
+    integer dtype, rounds to the nearest integer and clips to that dtype's range. A
+    constant cube (``minimum == maximum``) maps to all zeros and back to the constant.
+    """
+
+    minimum: float
+    maximum: float
+
+    @property
+    def span(self) -> float:
+        """``maximum - minimum``: the R of the PSNR definition."""
+        return self.maximum - self.minimum
+
+    @classmethod
+    def of(cls, data: np.ndarray) -> Normalisation:
+        """The normalisation of ``data`` by its own global min and max."""
+        return cls(float(np.min(data)), float(np.max(data)))
+
+    def apply(self, data: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarray:
+        """Map ``data`` to [0, 1] (as ``dtype``, float32 by default)."""
+        if self.span == 0:
+            return np.zeros(np.shape(data), dtype=dtype)
+        scaled = (np.asarray(data, dtype=np.float64) - self.minimum) / self.span
+        return scaled.astype(dtype, copy=False)
+
+    def invert(self, values: np.ndarray, dtype: np.dtype | type = np.float64) -> np.ndarray:
+        """Map normalised ``values`` back to the original units, as ``dtype``."""
+        dtype = np.dtype(dtype)
+        restored = np.asarray(values, dtype=np.float64) * self.span + self.minimum
+        if np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
+            restored = np.clip(np.rint(restored), info.min, info.max)
+        return restored.astype(dtype, copy=False)
+
+
+def _numeric_kind(dtype: np.dtype) -> bool:
+    return bool(np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating))
+
+
+def check_cube_array(data: np.ndarray, where: str = "cube") -> None:
+    """Raise :class:`InputError` unless ``data`` is a non-empty, finite, real (H, W, C) array.
+
+    ``where`` names the array in the message, e.g. the file it came from.
+    """
+    if data.ndim != 3:
+        raise InputError(
+            f"{where}: expected a 3-D (rows, cols, bands) array, got {data.ndim}-D "
+            f"with shape {tuple(data.shape)}"
+        )
+    if not _numeric_kind(data.dtype):
+        raise InputError(
+            f"{where}: the cube is not numeric (dtype {data.dtype}); "
+            "expected integer or floating-point values"
+        )
+    if data.size == 0:
+        raise InputError(f"{where}: the cube is empty (shape {tuple(data.shape)})")
+    if np.issubdtype(data.dtype, np.floating):
+        n_nan = int(np.count_nonzero(np.isnan(data)))
+        n_inf = int(np.count_nonzero(np.isinf(data)))
+        if n_nan or n_inf:
+            raise InputError(
+                f"{where}: the cube holds {n_nan} NaN and {n_inf} Inf values out of "
+                f"{data.size}; replace them (e.g. by interpolation) before compressing"
+            )
+
+
+@dataclass(frozen=True, eq=False)
+class Cube:
+    """A hyperspectral image: ``data`` of shape (rows, cols, bands) and its metadata.
+
+    ``data`` keeps the dtype it was read with (the original dtype); ``wavelengths``, when
+    known, holds one centre wavelength per band in the file's own units; ``source`` says
+    where the cube came from (for messages and ``hsinr info``).
+    """
+
+    data: np.ndarray
+    name: str = "cube"
+    wavelengths: np.ndarray | None = None
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        data = np.asarray(self.data)
+        check_cube_array(data, self.source or self.name)
+        object.__setattr__(self, "data", data)
+        if self.wavelengths is not None:
+            wavelengths = np.asarray(self.wavelengths, dtype=np.float64).reshape(-1)
+            if wavelengths.size != data.shape[2]:
+                raise InputError(
+                    f"{self.source or self.name}: {wavelengths.size} wavelengths given "
+                    f"for {data.shape[2]} bands"
+                )
+            object.__setattr__(self, "wavelengths", wavelengths)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(rows, cols, bands)."""
+        return tuple(int(n) for n in self.data.shape)  # type: ignore[return-value]
+
+    @property
+    def height(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.data.shape[1])
+
+    @property
+    def bands(self) -> int:
+        return int(self.data.shape[2])
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The original dtype, restored on decoding."""
+        return self.data.dtype
+
+    def replace(self, **changes: object) -> Cube:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def normalise(self, dtype: np.dtype | type = np.float32) -> tuple[np.ndarray, Normalisation]:
+        """The values mapped to [0, 1] by the global min / max, and that map."""
+        scale = Normalisation.of(self.data)
+        return scale.apply(self.data, dtype), scale
+
+    @classmethod
+    def denormalise(
+        cls,
+        values: np.ndarray,
+        scale: Normalisation,
+        *,
+        dtype: np.dtype | type = np.float64,
+        name: str = "cube",
+        wavelengths: np.ndarray | None = None,
+    ) -> Cube:
+        """A cube in original units and ``dtype`` from normalised ``values``."""
+        return cls(scale.invert(values, dtype), name=name, wavelengths=wavelengths)

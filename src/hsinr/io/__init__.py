@@ -1,0 +1,128 @@
+"""Reading and writing hyperspectral cubes; the format is chosen by the file's suffix.
+
+=============  ==========================================  ===========================
+suffix         format                                      notes
+=============  ==========================================  ===========================
+.mat           MATLAB v5 (scipy) or v7.3 (h5py)            ``var=`` names the cube
+.npy / .npz    NumPy array / archive (never unpickled)     ``var=`` for ``.npz``
+.hdr + data    ENVI bsq / bil / bip (spectral)             wavelengths kept
+.tif / .tiff   multi-band TIFF / GeoTIFF (tifffile)        band axis first or last
+=============  ==========================================  ===========================
+
+>>> import hsinr
+>>> cube = hsinr.io.load(hsinr.datasets.sample_path())
+>>> cube.dtype
+dtype('uint16')
+
+Every writer goes through a temporary file renamed into place, so an interrupted save
+leaves no partial output. Save-then-load gives back the same values, bit for bit.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hsinr.cube import Cube
+from hsinr.errors import HsinrError, InputError, UnsupportedFormatError
+from hsinr.io import envi, mat, npy, tiff
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """One file format: the suffixes it answers to and its reader / writer."""
+
+    name: str
+    load_suffixes: tuple[str, ...]
+    save_suffixes: tuple[str, ...]
+    read: Callable[[Path, str | None], Cube]
+    write: Callable[..., None]
+    takes_var: bool = False
+    parts: Callable[[Path], list[Path]] | None = None
+
+
+FORMATS: tuple[FileFormat, ...] = (
+    FileFormat("MATLAB", (".mat",), (".mat",), mat.load, mat.save, takes_var=True),
+    FileFormat("NumPy .npy", (".npy",), (".npy",), npy.load_npy, npy.save_npy),
+    FileFormat("NumPy .npz", (".npz",), (".npz",), npy.load_npz, npy.save_npz, takes_var=True),
+    FileFormat("ENVI", (envi.HEADER_SUFFIX, *envi.DATA_SUFFIXES), (envi.HEADER_SUFFIX,),
+               envi.load, envi.save, parts=envi.storage_paths),
+    FileFormat("TIFF", (".tif", ".tiff"), (".tif", ".tiff"), tiff.load, tiff.save),
+)
+
+
+def _suffixes(kind: str) -> str:
+    return " ".join(sorted({s for f in FORMATS for s in getattr(f, f"{kind}_suffixes")}))
+
+
+def format_for(path: str | os.PathLike[str], *, saving: bool = False) -> FileFormat:
+    """The :class:`FileFormat` that reads (or, with ``saving``, writes) ``path``."""
+    suffix = Path(path).suffix.lower()
+    kind = "save" if saving else "load"
+    for file_format in FORMATS:
+        if suffix in getattr(file_format, f"{kind}_suffixes"):
+            return file_format
+    raise UnsupportedFormatError(
+        f"{Path(path).name}: unknown file type {suffix or '(no suffix)'!r}; "
+        f"hsinr can {'write' if saving else 'read'}: {_suffixes(kind)}"
+    )
+
+
+def load(path: str | os.PathLike[str], *, var: str | None = None) -> Cube:
+    """Read the hyperspectral cube in ``path``; ``var`` names it in a ``.mat`` / ``.npz``.
+
+    Raises :class:`hsinr.InputError` (with a one-line reason) for a missing or
+    unreadable file, a file without a 3-D numeric cube, or a cube with NaN / Inf values.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+    file_format = format_for(path)
+    if var is not None and not file_format.takes_var:
+        raise InputError(f"{path.name}: var= applies to .mat and .npz files only")
+    try:
+        return file_format.read(path, var)
+    except (HsinrError, MemoryError):
+        raise
+    except Exception as exc:  # a parser's failure on a bad file is the file's fault
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path.name}: cannot read as {file_format.name}: {reason}") from exc
+
+
+def storage_paths(path: str | os.PathLike[str]) -> list[Path]:
+    """Every file that holds the cube of ``path`` (an ENVI header and its data file, say)."""
+    path = Path(path)
+    parts = format_for(path).parts
+    return parts(path) if parts is not None else [path]
+
+
+def save(cube: Cube, path: str | os.PathLike[str], **options: object) -> None:
+    """Write ``cube`` to ``path`` in the format its suffix names.
+
+    ``options`` go to the format's writer: ``var=`` and ``version="5" | "7.3"`` for
+    ``.mat``, ``interleave="bsq" | "bil" | "bip"`` for ENVI.
+    """
+    path = Path(path)
+    file_format = format_for(path, saving=True)
+    if not path.parent.is_dir():
+        raise InputError(f"{path.parent}: no such folder to write {path.name} into")
+    accepted = [
+        name
+        for name, parameter in inspect.signature(file_format.write).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise InputError(
+            f"{file_format.name} output takes no option {', '.join(unknown)}; "
+            f"it takes: {', '.join(accepted) or 'none'}"
+        )
+    file_format.write(cube, path, **options)
+
+
+__all__ = ["FORMATS", "FileFormat", "format_for", "load", "save", "storage_paths"]

@@ -1,0 +1,169 @@
+"""MATLAB ``.mat`` files: v5 (scipy) and v7.3 (HDF5, via h5py).
+
+The cube is the variable named by ``var``, or else found automatically:
+
+* the largest 3-D numeric array, read as (rows, cols, bands); or
+* a 2-D bands x pixels matrix beside scalar ``nRow`` / ``nCol`` fields (the layout of the
+  hyperspectral-unmixing scenes such as ``jasperRidge2_R198.mat``), whose pixels are in
+  MATLAB's column-major order: pixel ``p`` is row ``p % nRow``, column ``p // nRow``.
+
+v7.3 files store arrays with their axes reversed (HDF5 is row-major, MATLAB column-major);
+they are transposed back on reading and writing. A variable named ``wavelength(s)`` with
+one value per band becomes the cube's wavelengths.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import h5py
+import numpy as np
+import scipy.io
+
+from hsinr.cube import Cube
+from hsinr.errors import InputError
+from hsinr.io._atomic import atomic_outputs
+from hsinr.io._pick import pick_cube_variable
+
+WAVELENGTH_NAMES = ("wavelengths", "wavelength", "wavelengths_nm", "wavelength_nm")
+NUMERIC_CLASSES = frozenset(
+    {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
+)
+V5_MAX_BYTES = 2**31 - 1  # a v5 data element's size field; larger cubes need v7.3
+_MATLAB_CLASS = {
+    np.dtype(np.float64): "double",
+    np.dtype(np.float32): "single",
+    **{np.dtype(t): np.dtype(t).name for t in (np.int8, np.uint8, np.int16, np.uint16)},
+    **{np.dtype(t): np.dtype(t).name for t in (np.int32, np.uint32, np.int64, np.uint64)},
+}
+
+
+class _V5Reader:
+    """Lists and reads the variables of a v5 file without loading all of them."""
+
+    version = "v5"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        listing = scipy.io.whosmat(path)
+        self.shapes = {name: tuple(shape) for name, shape, _ in listing}
+        self.numeric = {name for name, _, cls in listing if cls in NUMERIC_CLASSES}
+
+    def read(self, *names: str) -> dict[str, np.ndarray]:
+        wanted = [name for name in names if name in self.shapes]
+        contents = scipy.io.loadmat(self.path, variable_names=wanted, squeeze_me=False)
+        return {name: np.asarray(contents[name]) for name in wanted}
+
+
+class _V73Reader:
+    """Lists and reads the top-level datasets of a v7.3 (HDF5) file, axes put back."""
+
+    version = "v7.3"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.numeric: set[str] = set()
+        with h5py.File(path, "r") as file:
+            for name, item in file.items():
+                if not isinstance(item, h5py.Dataset) or name.startswith("#"):
+                    continue
+                self.shapes[name] = tuple(reversed(item.shape))
+                matlab_class = item.attrs.get("MATLAB_class", b"")
+                if isinstance(matlab_class, bytes):
+                    matlab_class = matlab_class.decode("ascii", "replace")
+                numeric_dtype = item.dtype.kind in "iuf"
+                if numeric_dtype and (not matlab_class or matlab_class in NUMERIC_CLASSES):
+                    self.numeric.add(name)
+
+    def read(self, *names: str) -> dict[str, np.ndarray]:
+        with h5py.File(self.path, "r") as file:
+            return {name: np.asarray(file[name][()]).T for name in names if name in self.shapes}
+
+
+def _scalar(arrays: dict[str, np.ndarray], name: str) -> int | None:
+    value = arrays.get(name)
+    if value is None or value.size != 1:
+        return None
+    number = float(value.reshape(-1)[0])
+    return int(number) if number.is_integer() and number > 0 else None
+
+
+def _pixels_to_cube(matrix: np.ndarray, n_row: int, n_col: int, where: str) -> np.ndarray:
+    """(bands, pixels) or (pixels, bands) in column-major pixel order -> (rows, cols, bands)."""
+    n_pixels = n_row * n_col
+    if matrix.shape[1] != n_pixels:
+        matrix = matrix.T
+    if matrix.shape[1] != n_pixels:
+        raise InputError(f"{where}: no axis of length nRow x nCol = {n_pixels}")
+    bands = matrix.shape[0]
+    return np.ascontiguousarray(matrix.reshape(bands, n_col, n_row).transpose(2, 1, 0))
+
+
+def load(path: Path, var: str | None = None) -> Cube:
+    """Read the cube of a ``.mat`` file (v5 or v7.3)."""
+    reader = _V73Reader(path) if h5py.is_hdf5(path) else _V5Reader(path)
+    where = path.name
+    sizes = reader.read("nRow", "nCol")
+    n_row, n_col = _scalar(sizes, "nRow"), _scalar(sizes, "nCol")
+    pixel_count = n_row * n_col if n_row and n_col else None
+    key = pick_cube_variable(reader.shapes, reader.numeric, var, where, pixel_count=pixel_count)
+    shape = reader.shapes[key]
+    if len(shape) == 3:
+        data = reader.read(key)[key]
+    elif len(shape) == 2 and pixel_count and pixel_count in shape:
+        data = _pixels_to_cube(reader.read(key)[key], n_row, n_col, where)  # type: ignore[arg-type]
+    else:
+        raise InputError(
+            f"{where}: variable '{key}' has shape {shape}; expected a 3-D cube or a "
+            "bands x pixels matrix with nRow / nCol"
+        )
+    wavelengths = None
+    for name, values in reader.read(*WAVELENGTH_NAMES).items():
+        if name in reader.numeric and values.size == data.shape[2]:
+            wavelengths = values.reshape(-1)
+            break
+    return Cube(
+        data,
+        name=path.stem,
+        wavelengths=wavelengths,
+        source=f"{path.name} (MATLAB {reader.version}, variable '{key}')",
+    )
+
+
+def save(cube: Cube, path: Path, *, var: str = "cube", version: str | None = None) -> None:
+    """Write ``cube`` (and ``wavelengths`` when known) as variable ``var``.
+
+    ``version`` is ``"5"`` or ``"7.3"``; by default v5, or v7.3 when the cube is too large
+    for v5 (over 2 GiB).
+    """
+    if version is None:
+        version = "7.3" if cube.data.nbytes > V5_MAX_BYTES else "5"
+    if cube.dtype not in _MATLAB_CLASS:
+        raise InputError(f"MATLAB files cannot hold dtype {cube.dtype}")
+    variables = {var: cube.data}
+    if cube.wavelengths is not None:
+        variables["wavelengths"] = cube.wavelengths.reshape(-1, 1)
+    with atomic_outputs(path) as (temp,):
+        if version == "5":
+            if cube.data.nbytes > V5_MAX_BYTES:
+                raise InputError("the cube is over 2 GiB: MATLAB v5 cannot hold it; use v7.3")
+            scipy.io.savemat(temp, variables, do_compression=True, oned_as="column")
+        elif version == "7.3":
+            _save_v73(temp, variables)
+        else:
+            raise InputError(f"unknown MATLAB file version {version!r}; use '5' or '7.3'")
+
+
+def _save_v73(path: Path, variables: dict[str, np.ndarray]) -> None:
+    """An HDF5 file laid out as MATLAB writes ``save -v7.3``: 512-byte header, axes reversed."""
+    with h5py.File(path, "w", userblock_size=512) as file:
+        for name, array in variables.items():
+            dataset = file.create_dataset(name, data=np.ascontiguousarray(array.T))
+            dataset.attrs["MATLAB_class"] = np.bytes_(_MATLAB_CLASS[array.dtype])
+    created = datetime.datetime.now(datetime.UTC).strftime("%a %b %d %H:%M:%S %Y")
+    text = f"MATLAB 7.3 MAT-file, Platform: hsinr, Created on: {created} HDF5 schema 1.00 ."
+    header = text.encode("ascii").ljust(116, b" ") + b" " * 8 + b"\x00\x02IM"
+    with open(path, "r+b") as stream:
+        stream.write(header)
