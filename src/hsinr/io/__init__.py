@@ -48,8 +48,14 @@ FORMATS: tuple[FileFormat, ...] = (
     FileFormat("MATLAB", (".mat",), (".mat",), mat.load, mat.save, takes_var=True),
     FileFormat("NumPy .npy", (".npy",), (".npy",), npy.load_npy, npy.save_npy),
     FileFormat("NumPy .npz", (".npz",), (".npz",), npy.load_npz, npy.save_npz, takes_var=True),
-    FileFormat("ENVI", (envi.HEADER_SUFFIX, *envi.DATA_SUFFIXES), (envi.HEADER_SUFFIX,),
-               envi.load, envi.save, parts=envi.storage_paths),
+    FileFormat(
+        "ENVI",
+        (envi.HEADER_SUFFIX, *envi.DATA_SUFFIXES),
+        (envi.HEADER_SUFFIX,),
+        envi.load,
+        envi.save,
+        parts=envi.storage_paths,
+    ),
     FileFormat("TIFF", (".tif", ".tiff"), (".tif", ".tiff"), tiff.load, tiff.save),
 )
 
