@@ -1,0 +1,78 @@
+"""What the ``hsinr`` sub-commands share: reading inputs, guarding outputs, devices."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from hsinr import datasets, io
+from hsinr.cube import Cube
+from hsinr.errors import InputError
+
+SCENE_PREFIX = "scene:"
+
+
+def read_input(spec: str, var: str | None = None) -> tuple[Cube, list[Path]]:
+    """The cube named by ``spec`` (a file path or ``scene:NAME``) and the files holding it."""
+    if not spec.startswith(SCENE_PREFIX):
+        return io.load(spec, var=var), io.storage_paths(spec)
+    if var is not None:
+        raise InputError("--var applies to files, not to scene:NAME")
+    name = spec[len(SCENE_PREFIX) :]
+    cube = datasets.load(name)
+    path = datasets.sample_path() if name == datasets.SAMPLE_NAME else datasets.locate(name)[0]
+    return cube, io.storage_paths(path)
+
+
+def read_bytes(path: str) -> bytes:
+    """The bytes of a compressed file, with a clear error when it is missing."""
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"{path}: no such file")
+    return file.read_bytes()
+
+
+def check_output(output: str, *inputs: str) -> Path:
+    """``output`` as a path, refused when it would overwrite an input or lacks a folder."""
+    out = Path(output)
+    for spec in inputs:
+        if not spec.startswith(SCENE_PREFIX) and out.resolve() == Path(spec).resolve():
+            raise InputError(f"{output}: refusing to overwrite the input file")
+    if not out.parent.is_dir():
+        raise InputError(f"{out.parent}: no such folder to write {out.name} into")
+    return out
+
+
+def torch_device(name: str) -> str:
+    """Check that the requested device is usable."""
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("--device cuda: torch sees no GPU here; use --device cpu")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise InputError(f"unknown device {name!r}; use cpu or cuda")
+    return name
+
+
+def parse_range(text: str, what: str) -> slice:
+    """``"a:b"`` (either end may be left out) -> ``slice(a, b)``."""
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise InputError(f"{what} {text!r} is not START:STOP")
+    try:
+        start, stop = (int(p) if p.strip() else None for p in parts)
+    except ValueError:
+        raise InputError(f"{what} {text!r} is not START:STOP with integers") from None
+    return slice(start, stop)
+
+
+def parse_window(text: str) -> tuple[slice, slice]:
+    """``"r0:r1,c0:c1"`` -> (rows, cols)."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise InputError(f"window {text!r} is not ROW0:ROW1,COL0:COL1")
+    return parse_range(parts[0], "row range"), parse_range(parts[1], "column range")
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -1,0 +1,160 @@
+"""``hsinr compress``, ``hsinr decompress`` and ``hsinr eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from hsinr import codecs, io, metrics
+from hsinr.cli._common import (
+    add_quiet,
+    check_output,
+    parse_range,
+    parse_window,
+    read_bytes,
+    read_input,
+    torch_device,
+)
+from hsinr.io._atomic import atomic_outputs
+
+# CLI flag -> codec option; only the flags a user set are passed on.
+SIREN_OPTIONS = {
+    "precision": "precision",
+    "arch": "arch",
+    "search": "search",
+    "iters": "iterations",
+    "search_iters": "search_iterations",
+    "lr": "lr",
+    "schedule": "schedule",
+    "max_seconds": "max_seconds",
+    "target_psnr": "target_psnr",
+    "batch_size": "batch_size",
+}
+
+
+def codec_options(args: argparse.Namespace) -> dict[str, object]:
+    options = {
+        option: getattr(args, flag)
+        for flag, option in SIREN_OPTIONS.items()
+        if getattr(args, flag) not in (None, False)
+    }
+    options.update(seed=args.seed, device=args.device, progress=not args.quiet)
+    return options
+
+
+def write_bytes(data: bytes, path: Path) -> None:
+    with atomic_outputs(path) as (temp,):
+        temp.write_bytes(data)
+
+
+def print_table(rows: list[tuple[str, str]]) -> None:
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+
+
+def run_compress(args: argparse.Namespace) -> int:
+    torch_device(args.device)
+    cube, _ = read_input(args.input, args.var)
+    out = check_output(args.output, args.input)
+    codec = codecs.get(args.codec)
+    started = time.perf_counter()
+    data = codec.encode(cube, bpppb=args.bpppb, **codec_options(args))
+    encode_seconds = time.perf_counter() - started
+    write_bytes(data, out)
+    started = time.perf_counter()
+    decoded = codec.decode(data, device=args.device)
+    decode_seconds = time.perf_counter() - started
+    facts = codec.describe(data)
+    print_table([
+        ("output", f"{out} ({len(data):,} bytes, codec {codec.name}, network {facts['arch']}, "
+                   f"fp{facts['precision_bits']})"),
+        ("bpppb", f"{metrics.bpppb(len(data), cube.shape):.4f} achieved"
+                  + (f" (budget {args.bpppb:g})" if args.bpppb else "")),
+        ("PSNR", f"{metrics.psnr(cube, decoded):.2f} dB"),
+        ("encode", f"{encode_seconds:.2f} s"),
+        ("decode", f"{decode_seconds:.3f} s"),
+        ("device", f"{args.device}, {torch.get_num_threads()} threads"),
+    ])  # fmt: skip
+    return 0
+
+
+def run_decompress(args: argparse.Namespace) -> int:
+    torch_device(args.device)
+    data = read_bytes(args.input)
+    out = check_output(args.output, args.input)
+    io.format_for(out, saving=True)  # refuse an unknown output type before decoding
+    rows, cols = parse_window(args.window) if args.window else (slice(None), slice(None))
+    bands = parse_range(args.bands, "band range") if args.bands else slice(None)
+    started = time.perf_counter()
+    cube = codecs.decode(data, rows=rows, cols=cols, bands=bands, device=args.device)
+    seconds = time.perf_counter() - started
+    io.save(cube.replace(name=Path(args.input).stem), out)
+    height, width, n_bands = cube.shape
+    print(f"wrote {out}: {height} x {width} x {n_bands} {cube.dtype} (decoded in {seconds:.3f} s)")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    original, _ = read_input(args.original, args.var)
+    decoded, _ = read_input(args.decoded)
+    scores = metrics.report(original, decoded)
+    if args.json:
+        print(json.dumps(scores, indent=2))
+        return 0
+    print_table([
+        ("PSNR", f"{scores['psnr']:.3f} dB  (R = original max - min)"),
+        ("MPSNR", f"{scores['mpsnr']:.3f} dB  (mean of per-band PSNR)"),
+        ("SAM", f"{scores['sam']:.4f} degrees"),
+        ("SSIM", f"{scores['ssim']:.4f}  (mean over bands)"),
+        ("MSE", f"{scores['mse']:.6g}  (original units squared)"),
+    ])  # fmt: skip
+    return 0
+
+
+def add_siren_options(parser: argparse.ArgumentParser) -> None:
+    siren = parser.add_argument_group("siren codec")
+    siren.add_argument("--precision", type=int, choices=(16, 32), help="weight bits (32)")
+    how = siren.add_mutually_exclusive_group()
+    how.add_argument("--arch", help="network as LAYERSxWIDTH, e.g. 6x32")
+    how.add_argument("--search", action="store_true", help="search the networks that fit")
+    siren.add_argument("--iters", type=int, help="fitting iterations (2000)")
+    siren.add_argument("--search-iters", type=int, help="iterations per searched network (300)")
+    siren.add_argument("--lr", type=float, help="Adam learning rate (2e-4, the paper's)")
+    siren.add_argument("--schedule", choices=("constant", "cosine"), help="lr schedule")
+    siren.add_argument("--max-seconds", type=float, help="stop fitting after this wall time")
+    siren.add_argument("--target-psnr", type=float, help="stop fitting at this PSNR (dB)")
+    siren.add_argument("--batch-size", type=int, help="random pixels per step (all)")
+
+
+def register(commands) -> None:
+    compress = commands.add_parser("compress", help="compress a cube into an .hsinr file")
+    compress.add_argument("input", help="a cube file, or scene:NAME")
+    compress.add_argument("output", help="the compressed file to write (e.g. out.hsinr)")
+    compress.add_argument("--codec", default="siren", choices=codecs.names())
+    compress.add_argument("--bpppb", type=float, help="bit budget, bits per pixel per band")
+    compress.add_argument("--var", help="the variable holding the cube (.mat / .npz)")
+    compress.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    compress.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    add_quiet(compress)
+    add_siren_options(compress)
+    compress.set_defaults(run=run_compress)
+
+    decompress = commands.add_parser("decompress", help="decode an .hsinr file to a cube file")
+    decompress.add_argument("input", help="the compressed file")
+    decompress.add_argument("output", help="the cube file to write (.mat .npy .npz .hdr .tif)")
+    decompress.add_argument("--window", help="decode only ROW0:ROW1,COL0:COL1")
+    decompress.add_argument("--bands", help="decode only bands B0:B1")
+    decompress.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    decompress.set_defaults(run=run_decompress)
+
+    evaluate = commands.add_parser("eval", help="PSNR, MPSNR, SAM, SSIM, MSE of a decoded cube")
+    evaluate.add_argument("original", help="the original cube file, or scene:NAME")
+    evaluate.add_argument("decoded", help="the decoded cube file")
+    evaluate.add_argument("--var", help="the variable holding the original cube")
+    evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    evaluate.set_defaults(run=run_eval)

@@ -1,0 +1,122 @@
+"""``hsinr info``: what a cube file or a compressed file holds; ``hsinr scenes``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hsinr import codecs, container, datasets, metrics
+from hsinr.cli._common import SCENE_PREFIX, read_input
+from hsinr.errors import HsinrError
+
+
+def _print_table(lines: list[tuple[str, object]]) -> None:
+    width = max(len(key) for key, _ in lines)
+    for key, value in lines:
+        print(f"{key:<{width}}  {value}")
+
+
+def _number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def compressed_facts(path: Path) -> dict[str, object]:
+    """The checked header of an hsinr file, as plain values."""
+    data = path.read_bytes()
+    codec = codecs.for_file(data)
+    facts: dict[str, object] = {
+        "file": str(path),
+        "codec": codec.name,
+        "format_version": container.VERSION,
+        "crc": "ok",
+        **codec.describe(data),
+        "bytes": len(data),
+    }
+    facts["bpppb"] = metrics.bpppb(len(data), facts["shape"])
+    return facts
+
+
+def cube_facts(spec: str, var: str | None) -> dict[str, object]:
+    cube, paths = read_input(spec, var)
+    n_bytes = sum(path.stat().st_size for path in paths)
+    return {
+        "source": cube.source,
+        "shape": list(cube.shape),
+        "dtype": str(cube.dtype),
+        "min": np.min(cube.data).item(),
+        "max": np.max(cube.data).item(),
+        "wavelengths": None if cube.wavelengths is None else cube.wavelengths.tolist(),
+        "bytes_on_disk": n_bytes,
+        "files": len(paths),
+        "bpppb": metrics.bpppb(n_bytes, cube.shape),
+        "dtype_bits": cube.dtype.itemsize * 8,
+    }
+
+
+def _is_compressed(spec: str) -> bool:
+    if spec.startswith(SCENE_PREFIX) or not Path(spec).is_file():
+        return False
+    with open(spec, "rb") as stream:
+        return container.is_container(stream.read(len(container.MAGIC)))
+
+
+def run_info(args: argparse.Namespace) -> int:
+    compressed = _is_compressed(args.file)
+    facts = compressed_facts(Path(args.file)) if compressed else cube_facts(args.file, args.var)
+    if args.json:
+        print(json.dumps(facts, indent=2))
+    elif compressed:
+        rows, cols, bands = facts["shape"]
+        shown = {**facts, "shape": f"{rows} x {cols} x {bands}  (rows x cols x bands)"}
+        shown["bytes"] = f"{facts['bytes']:,}"
+        shown["bpppb"] = f"{facts['bpppb']:.4f}"
+        _print_table([(key, value) for key, value in shown.items()])
+    else:
+        rows, cols, bands = facts["shape"]
+        wavelengths = facts["wavelengths"]
+        spectral = "not recorded" if wavelengths is None else (
+            f"{bands} values, {_number(wavelengths[0])} .. {_number(wavelengths[-1])}"
+        )  # fmt: skip
+        files = f" in {facts['files']} files" if facts["files"] > 1 else ""
+        _print_table([
+            ("source", facts["source"] or args.file),
+            ("shape", f"{rows} x {cols} x {bands}  (rows x cols x bands)"),
+            ("dtype", facts["dtype"]),
+            ("range", f"{_number(facts['min'])} .. {_number(facts['max'])}"),
+            ("wavelengths", spectral),
+            ("size", f"{facts['bytes_on_disk']:,} bytes on disk{files}"),
+            ("bpppb", f"{facts['bpppb']:.4f}  (8 x bytes / (rows x cols x bands); "
+                      f"raw {facts['dtype']} is {facts['dtype_bits']})"),
+        ])  # fmt: skip
+    return 0
+
+
+def run_scenes(args: argparse.Namespace) -> int:
+    folder = datasets.find_data_dir(args.data_dir)
+    print(f"data folder: {folder}")
+    for name in datasets.SCENE_NAMES:
+        try:
+            path, entry = datasets.locate(name, folder)
+            cube = datasets.load(name, folder)
+        except HsinrError as exc:
+            print(f"  {name:<18} not usable: {exc}")
+            continue
+        check = "sha256 checked" if entry.sha256 else "shape checked (no recorded sha256)"
+        rows, cols, bands = cube.shape
+        print(f"  {name:<18} {path.name}  {rows} x {cols} x {bands} {cube.dtype}  {check}")
+    return 0
+
+
+def register(commands) -> None:
+    info = commands.add_parser("info", help="show what a cube file or a compressed file holds")
+    info.add_argument("file", help="a cube file, scene:NAME, or a compressed .hsinr file")
+    info.add_argument("--var", help="the variable holding the cube (.mat / .npz)")
+    info.add_argument("--json", action="store_true", help="print the facts as JSON")
+    info.set_defaults(run=run_info)
+
+    scenes = commands.add_parser("scenes", help="list the benchmark scenes found and checked")
+    scenes.add_argument("--data-dir", help=f"the data folder (default: ${datasets.DATA_ENV} ...)")
+    scenes.set_defaults(run=run_scenes)

@@ -1,0 +1,169 @@
+"""Overfitting a network to one image: Adam on the MSE, keeping the best parameters seen.
+
+The targets are normalised to [0, 1] by the cube's global min / max, so the PSNR of the
+MSE on them (R = 1) is the PSNR of the project's definition.
+
+>>> import torch
+>>> from hsinr.nn.siren import Siren, grid
+>>> torch.manual_seed(0) and None
+>>> model = Siren(hidden_layers=2, width=16, bands=3)
+>>> coords = grid(8, 8)
+>>> targets = torch.rand(64, 3)
+>>> result = fit(model, coords, targets, iterations=50, progress=False)
+>>> result.best_psnr >= result.curve[0]
+True
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+SCHEDULES = ("constant", "cosine")
+MAX_RECOVERIES = 5
+EVAL_CHUNK = 65536  # pixels evaluated at once when measuring the whole image
+
+
+@dataclass
+class FitResult:
+    """What a fit did. ``curve`` is the PSNR (dB) at each iteration in ``curve_iterations``
+    (every iteration when full-batch; each evaluation of the whole image otherwise)."""
+
+    best_psnr: float
+    best_iteration: int
+    iterations: int
+    seconds: float
+    stopped_by: str
+    recoveries: int = 0
+    curve: list[float] = field(default_factory=list)
+    curve_iterations: list[int] = field(default_factory=list)
+
+
+def psnr_of_mse(mse: float) -> float:
+    """PSNR in dB of an MSE on values normalised to [0, 1]."""
+    return math.inf if mse <= 0 else -10.0 * math.log10(mse)
+
+
+@torch.no_grad()
+def full_mse(model: nn.Module, coords: torch.Tensor, targets: torch.Tensor) -> float:
+    """MSE of the model over every pixel, evaluated in chunks."""
+    total = 0.0
+    for start in range(0, coords.shape[0], EVAL_CHUNK):
+        error = model(coords[start : start + EVAL_CHUNK]) - targets[start : start + EVAL_CHUNK]
+        total += float(torch.sum(error * error))
+    return total / targets.numel()
+
+
+def _snapshot(model: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def _restore(model: nn.Module, saved: list[torch.Tensor]) -> None:
+    with torch.no_grad():
+        for parameter, value in zip(model.parameters(), saved, strict=True):
+            parameter.copy_(value)
+
+
+def _optimizer(model: nn.Module, lr: float, schedule: str, iterations: int):
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = None
+    if schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=max(iterations, 1), eta_min=lr * 0.05
+        )
+    return optimizer, scheduler
+
+
+def fit(
+    model: nn.Module,
+    coords: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    iterations: int = 2000,
+    lr: float = 2e-4,
+    schedule: str = "constant",
+    max_seconds: float | None = None,
+    target_psnr: float | None = None,
+    batch_size: int | None = None,
+    eval_every: int | None = None,
+    generator: torch.Generator | None = None,
+    progress: bool = True,
+    description: str = "fitting",
+) -> FitResult:
+    """Fit ``model`` so that ``model(coords)`` approximates ``targets``; leave it at its best.
+
+    Stops after ``iterations`` steps, ``max_seconds`` of wall time, or once the PSNR
+    reaches ``target_psnr``, whichever comes first. Full-batch by default; with
+    ``batch_size`` each step sees that many random pixels and the whole image is measured
+    every ``eval_every`` steps (default: once per pass over the pixels). A loss that turns
+    NaN / Inf sends the model back to its best parameters with half the learning rate.
+    """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; use one of {SCHEDULES}")
+    n_pixels = coords.shape[0]
+    full_batch = batch_size is None or batch_size >= n_pixels
+    if not full_batch and eval_every is None:
+        eval_every = max(1, math.ceil(n_pixels / batch_size))
+    optimizer, scheduler = _optimizer(model, lr, schedule, iterations)
+    best_mse, best_iteration, best = math.inf, 0, _snapshot(model)
+    result = FitResult(-math.inf, 0, 0, 0.0, "iterations")
+    start = time.perf_counter()
+    bar = tqdm(total=iterations, desc=description, disable=not progress, leave=False)
+
+    def consider(mse: float, iteration: int) -> None:
+        nonlocal best_mse, best_iteration, best
+        result.curve.append(psnr_of_mse(mse))
+        result.curve_iterations.append(iteration)
+        if mse < best_mse:
+            best_mse, best_iteration, best = mse, iteration, _snapshot(model)
+
+    iteration = 0
+    while iteration < iterations:
+        if full_batch:
+            loss = torch.mean((model(coords) - targets) ** 2)
+        else:
+            index = torch.randint(0, n_pixels, (batch_size,), generator=generator)
+            index = index.to(coords.device)
+            loss = torch.mean((model(coords[index]) - targets[index]) ** 2)
+        if not torch.isfinite(loss):
+            result.recoveries += 1
+            _restore(model, best)
+            lr /= 2
+            optimizer, scheduler = _optimizer(model, lr, schedule, iterations - iteration)
+            if result.recoveries > MAX_RECOVERIES:
+                result.stopped_by = "diverged"
+                break
+            continue
+        if full_batch:
+            consider(float(loss.detach()), iteration)  # the parameters before this step
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        iteration += 1
+        if not full_batch and (iteration % eval_every == 0 or iteration == iterations):
+            consider(full_mse(model, coords, targets), iteration)
+        bar.update(1)
+        if iteration % 10 == 0 or iteration == iterations:
+            bar.set_postfix_str(f"PSNR {psnr_of_mse(best_mse):.2f} dB", refresh=False)
+        if target_psnr is not None and psnr_of_mse(best_mse) >= target_psnr:
+            result.stopped_by = "target"
+            break
+        if max_seconds is not None and time.perf_counter() - start >= max_seconds:
+            result.stopped_by = "time"
+            break
+    bar.close()
+    if full_batch and result.stopped_by != "diverged":
+        consider(full_mse(model, coords, targets), iteration)  # after the last step
+    _restore(model, best)
+    result.best_psnr = psnr_of_mse(best_mse)
+    result.best_iteration = best_iteration
+    result.iterations = iteration
+    result.seconds = time.perf_counter() - start
+    return result
