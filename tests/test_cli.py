@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 import scipy.io
+import torch
 
 from hsinr import io
 from hsinr.cli import main
@@ -109,3 +110,55 @@ def test_console_script_exit_status(tmp_path):
         [sys.executable, "-m", "hsinr", "info"], capture_output=True, text=True, check=False
     )
     assert usage.returncode == 2 and "usage:" in usage.stderr
+
+
+@pytest.fixture
+def crop_file(tmp_path, small_cube):
+    path = tmp_path / "crop.npy"
+    io.save(small_cube, path)
+    return path
+
+
+def test_compress_decompress_info_eval_through_files(capsys, tmp_path, crop_file, small_cube):
+    packed = tmp_path / "crop.hsinr"
+    status, out, err = run(
+        capsys, "compress", str(crop_file), str(packed), "--bpppb", "4", "--precision", "16",
+        "--iters", "150", "--lr", "1e-3", "--quiet",
+    )  # fmt: skip
+    assert status == 0, err
+    achieved = 8 * packed.stat().st_size / np.prod(small_cube.shape)
+    assert f"{achieved:.4f} achieved (budget 4)" in out and "PSNR" in out
+
+    status, out, _ = run(capsys, "info", str(packed), "--json")
+    facts = json.loads(out)
+    assert facts["codec"] == "siren" and facts["precision_bits"] == 16
+    assert facts["shape"] == list(small_cube.shape) and facts["bytes"] == packed.stat().st_size
+
+    decoded = tmp_path / "decoded.tif"
+    assert run(capsys, "decompress", str(packed), str(decoded))[0] == 0
+    assert io.load(decoded).dtype == small_cube.dtype
+    status, out, _ = run(capsys, "eval", str(crop_file), str(decoded), "--json")
+    scores = json.loads(out)
+    assert status == 0 and set(scores) == {"psnr", "mpsnr", "sam", "ssim", "mse"}
+
+    window = tmp_path / "window.npy"
+    run(capsys, "decompress", str(packed), str(window), "--window", "2:8,:5", "--bands", "3:")
+    np.testing.assert_array_equal(np.load(window), io.load(decoded).data[2:8, :5, 3:])
+
+
+def test_codec_commands_refuse_bad_requests(capsys, tmp_path, crop_file):
+    cases = [
+        (["compress", str(crop_file), str(crop_file), "--bpppb", "4"], "overwrite the input"),
+        (["compress", str(crop_file), str(tmp_path / "a.hsinr"), "--bpppb", "0.01"],
+         "the minimum is"),
+        (["compress", str(crop_file), str(tmp_path / "a.hsinr"), "--bpppb", "4",
+          "--device", "cuda"], "no GPU"),
+        (["decompress", str(crop_file), str(tmp_path / "b.npy")], "not an hsinr file"),
+        (["decompress", str(tmp_path / "none.hsinr"), str(tmp_path / "b.npy")], "no such file"),
+    ]  # fmt: skip
+    for argv, message in cases:
+        if "cuda" in argv and torch.cuda.is_available():
+            continue
+        status, _, err = run(capsys, *argv)
+        assert status == 1 and message in err, (argv, err)
+        assert err.count("\n") == 1
