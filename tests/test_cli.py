@@ -162,3 +162,16 @@ def test_codec_commands_refuse_bad_requests(capsys, tmp_path, crop_file):
         status, _, err = run(capsys, *argv)
         assert status == 1 and message in err, (argv, err)
         assert err.count("\n") == 1
+
+
+def test_demo_writes_the_file_the_decoded_cube_and_the_picture(capsys, tmp_path):
+    from PIL import Image
+
+    status, out, err = run(capsys, "demo", "--out", str(tmp_path), "--iters", "30", "--quiet")
+    assert status == 0, err
+    packed = tmp_path / "sample.hsinr"
+    assert 8 * packed.stat().st_size / (64 * 64 * 198) <= 0.1
+    assert io.load(tmp_path / "sample_decoded.npz").shape == (64, 64, 198)
+    with Image.open(tmp_path / "sample_comparison.png") as picture:
+        assert picture.width > picture.height > 100
+    assert "PSNR" in out and "bpppb" in out

@@ -74,5 +74,12 @@ def parse_window(text: str) -> tuple[slice, slice]:
     return parse_range(parts[0], "row range"), parse_range(parts[1], "column range")
 
 
+def print_table(rows: list[tuple[str, object]]) -> None:
+    """Print ``key  value`` lines with the values aligned."""
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+
+
 def add_quiet(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -15,6 +15,7 @@ from hsinr.cli._common import (
     check_output,
     parse_range,
     parse_window,
+    print_table,
     read_bytes,
     read_input,
     torch_device,
@@ -49,12 +50,6 @@ def codec_options(args: argparse.Namespace) -> dict[str, object]:
 def write_bytes(data: bytes, path: Path) -> None:
     with atomic_outputs(path) as (temp,):
         temp.write_bytes(data)
-
-
-def print_table(rows: list[tuple[str, str]]) -> None:
-    width = max(len(key) for key, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
 
 
 def run_compress(args: argparse.Namespace) -> int:

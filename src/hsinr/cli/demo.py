@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 
 from hsinr import codecs, datasets, io, metrics, plot
-from hsinr.cli._common import add_quiet, torch_device
-from hsinr.cli.codec import print_table, write_bytes
+from hsinr.cli._common import add_quiet, print_table, torch_device
+from hsinr.cli.codec import write_bytes
 
 DEMO_BPPPB = 0.1
 DEMO_ITERATIONS = 3000

@@ -9,14 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from hsinr import codecs, container, datasets, metrics
-from hsinr.cli._common import SCENE_PREFIX, read_input
+from hsinr.cli._common import SCENE_PREFIX, print_table, read_input
 from hsinr.errors import HsinrError
-
-
-def _print_table(lines: list[tuple[str, object]]) -> None:
-    width = max(len(key) for key, _ in lines)
-    for key, value in lines:
-        print(f"{key:<{width}}  {value}")
 
 
 def _number(value: float) -> str:
@@ -73,7 +67,7 @@ def run_info(args: argparse.Namespace) -> int:
         shown = {**facts, "shape": f"{rows} x {cols} x {bands}  (rows x cols x bands)"}
         shown["bytes"] = f"{facts['bytes']:,}"
         shown["bpppb"] = f"{facts['bpppb']:.4f}"
-        _print_table([(key, value) for key, value in shown.items()])
+        print_table([(key, value) for key, value in shown.items()])
     else:
         rows, cols, bands = facts["shape"]
         wavelengths = facts["wavelengths"]
@@ -81,7 +75,7 @@ def run_info(args: argparse.Namespace) -> int:
             f"{bands} values, {_number(wavelengths[0])} .. {_number(wavelengths[-1])}"
         )  # fmt: skip
         files = f" in {facts['files']} files" if facts["files"] > 1 else ""
-        _print_table([
+        print_table([
             ("source", facts["source"] or args.file),
             ("shape", f"{rows} x {cols} x {bands}  (rows x cols x bands)"),
             ("dtype", facts["dtype"]),
