@@ -168,6 +168,8 @@ def test_window_and_band_decode_equal_slices_of_the_full_decode(encoded):
     full = CODEC.decode(encoded).data
     part = CODEC.decode(encoded, rows=slice(3, 11), cols=slice(2, 9), bands=slice(5, 17))
     np.testing.assert_array_equal(part.data, full[3:11, 2:9, 5:17])
+    with pytest.raises(InputError, match="contiguous"):
+        CODEC.decode(encoded, bands=slice(None, None, -1))
 
 
 def test_float_cubes_come_back_as_float_within_range(crop):

@@ -295,6 +295,8 @@ class SirenCodec:
         layer only for the requested bands, so memory is bounded by the output.
         """
         header, payload = self.read_header(data)
+        if any(part.step not in (None, 1) for part in (rows, cols, bands)):
+            raise InputError("windows and band ranges must be contiguous (step 1)")
         row_ids = range(header.height)[rows]
         col_ids = range(header.width)[cols]
         band_ids = range(header.bands)[bands]
