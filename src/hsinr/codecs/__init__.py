@@ -14,6 +14,10 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from hsinr import container
+from hsinr.codecs.jpeg import JpegCodec
+from hsinr.codecs.jpeg2000 import Jpeg2000Codec
+from hsinr.codecs.pca_dct import PcaDctCodec
+from hsinr.codecs.pca_jpeg2000 import PcaJpeg2000Codec
 from hsinr.codecs.siren import SirenCodec
 from hsinr.cube import Cube
 from hsinr.errors import InputError
@@ -34,7 +38,10 @@ class Codec(Protocol):
     def describe(self, data: bytes) -> dict[str, object]: ...
 
 
-_REGISTRY: dict[str, type] = {SirenCodec.name: SirenCodec}
+_REGISTRY: dict[str, type] = {
+    codec.name: codec
+    for codec in (SirenCodec, JpegCodec, Jpeg2000Codec, PcaDctCodec, PcaJpeg2000Codec)
+}
 
 
 def names() -> list[str]:

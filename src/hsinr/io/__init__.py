@@ -20,12 +20,12 @@ leaves no partial output. Save-then-load gives back the same values, bit for bit
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hsinr._options import check_options
 from hsinr.cube import Cube
 from hsinr.errors import HsinrError, InputError, UnsupportedFormatError
 from hsinr.io import envi, mat, npy, tiff
@@ -117,17 +117,7 @@ def save(cube: Cube, path: str | os.PathLike[str], **options: object) -> None:
     file_format = format_for(path, saving=True)
     if not path.parent.is_dir():
         raise InputError(f"{path.parent}: no such folder to write {path.name} into")
-    accepted = [
-        name
-        for name, parameter in inspect.signature(file_format.write).parameters.items()
-        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
-    ]
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise InputError(
-            f"{file_format.name} output takes no option {', '.join(unknown)}; "
-            f"it takes: {', '.join(accepted) or 'none'}"
-        )
+    check_options(file_format.write, options, f"{file_format.name} output")
     file_format.write(cube, path, **options)
 
 

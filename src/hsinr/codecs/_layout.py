@@ -1,0 +1,98 @@
+"""Pieces of file layout the classical codecs share: the cube header and length-prefixed parts.
+
+Cube header (27 bytes, little-endian): rows uint32, cols uint32, bands uint16,
+original dtype code uint8, min float64, max float64 (the global normalisation).
+Parts: a uint32 length before each part (a band's codestream, a component's image).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from hsinr import container
+from hsinr.cube import Cube, Normalisation
+from hsinr.errors import InputError
+
+CUBE_HEADER = struct.Struct("<IIHBdd")
+_LENGTH = struct.Struct("<I")
+MAX_DECODE_VALUES = 2**31  # refuse to allocate more decoded values than this
+
+
+@dataclass(frozen=True)
+class CubeHeader:
+    """Shape, original dtype and global min / max of the coded cube."""
+
+    shape: tuple[int, int, int]
+    dtype: np.dtype
+    scale: Normalisation
+
+    @classmethod
+    def of(cls, cube: Cube) -> CubeHeader:
+        if cube.bands > 0xFFFF:
+            raise InputError(f"{cube.bands} bands: at most 65535 can be coded")
+        return cls(cube.shape, cube.dtype, Normalisation.of(cube.data))
+
+    def pack(self) -> bytes:
+        code = container.dtype_code(self.dtype)
+        return CUBE_HEADER.pack(*self.shape, code, self.scale.minimum, self.scale.maximum)
+
+    @classmethod
+    def unpack_from(cls, data: bytes) -> tuple[CubeHeader, int]:
+        """The header at the start of ``data`` and its size; checks it before any use."""
+        if len(data) < CUBE_HEADER.size:
+            raise container.CorruptFileError("codec header too short")
+        rows, cols, bands, code, low, high = CUBE_HEADER.unpack_from(data)
+        if min(rows, cols, bands) < 1:
+            raise container.CorruptFileError("codec header holds a zero size")
+        if rows * cols * bands > MAX_DECODE_VALUES:
+            raise InputError(
+                f"the file asks for a {rows} x {cols} x {bands} cube, over the limit of "
+                f"{MAX_DECODE_VALUES:,} values"
+            )
+        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+            raise container.CorruptFileError("codec header holds an invalid value range")
+        header = cls((rows, cols, bands), container.dtype_from_code(code), Normalisation(low, high))
+        return header, CUBE_HEADER.size
+
+    def describe(self) -> dict[str, object]:
+        """The header's fields as plain values (for ``hsinr info``)."""
+        return {
+            "shape": list(self.shape),
+            "dtype": str(self.dtype),
+            "min": self.scale.minimum,
+            "max": self.scale.maximum,
+        }
+
+    def restore(self, values: np.ndarray) -> Cube:
+        """Normalised values (clipped to [0, 1]) back to a cube in original units and dtype."""
+        values = np.clip(values, 0.0, 1.0)
+        return Cube(self.scale.invert(values, self.dtype), name="decoded")
+
+
+def join_parts(parts: list[bytes]) -> bytes:
+    """Concatenate byte strings, each preceded by its length."""
+    return b"".join(_LENGTH.pack(len(part)) + part for part in parts)
+
+
+def split_parts(data: bytes, count: int) -> list[bytes]:
+    """The ``count`` parts of :func:`join_parts`; the lengths must add up exactly."""
+    parts, offset = [], 0
+    for _ in range(count):
+        if offset + _LENGTH.size > len(data):
+            raise container.CorruptFileError("payload ends before its last part")
+        (length,) = _LENGTH.unpack_from(data, offset)
+        offset += _LENGTH.size
+        if offset + length > len(data):
+            raise container.CorruptFileError("a part runs past the end of the payload")
+        parts.append(bytes(data[offset : offset + length]))
+        offset += length
+    if offset != len(data):
+        raise container.CorruptFileError("payload has bytes after its last part")
+    return parts
+
+
+PARTS_OVERHEAD = _LENGTH.size  # bytes each part costs besides itself

@@ -1,0 +1,120 @@
+"""Base of the PCA codecs: spectral KLT to k components, then the component images coded
+by a subclass (DCT + entropy coding, or JPEG 2000).
+
+Rate control: for each candidate k, bisection on the subclass's setting to fit the budget;
+the (k, setting) with the highest PSNR within the budget wins (when no k fits, the smallest
+file found is written and its true rate reported).
+
+Codec header: the cube header (see ``_layout``) then k as uint16.
+Payload: the fp16 mean and basis (``C + C k`` values), then the subclass's body.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from hsinr import container
+from hsinr.codecs._layout import CubeHeader
+from hsinr.codecs._pca import Basis, component_counts, principal_basis, truncated
+from hsinr.codecs._rate import Found, bisect
+from hsinr.cube import Cube
+from hsinr.errors import InputError
+
+_K = struct.Struct("<H")
+
+
+class PcaCodec:
+    """Subclasses set ``name``, ``codec_id``, ``setting_range`` and the body coding."""
+
+    name: str
+    codec_id: int
+    setting_range: tuple[float, float]  # the body grows with the setting
+
+    def encode_body(self, scores: np.ndarray, setting: float) -> bytes:
+        """Code the (H, W, k) component images."""
+        raise NotImplementedError
+
+    def decode_body(self, body: bytes, shape: tuple[int, int], k: int) -> np.ndarray:
+        """The (H, W, k) component images of ``encode_body``'s output."""
+        raise NotImplementedError
+
+    def body_facts(self, body: bytes, k: int) -> dict[str, object]:
+        return {}
+
+    def encode(self, cube: Cube, *, bpppb: float, components: int | None = None) -> bytes:
+        """The best file within ``bpppb``; ``components`` fixes k instead of searching it."""
+        header = CubeHeader.of(cube)
+        rows, cols, bands = cube.shape
+        values, _ = cube.normalise(np.float64)
+        pixels = values.reshape(-1, bands)
+        counts = component_counts(bands)
+        if components is not None:
+            if not 1 <= components <= bands:
+                raise InputError(f"components must be 1-{bands}, not {components}")
+            counts = [components]
+        basis = principal_basis(pixels, max(counts))
+        all_scores = basis.project(pixels).reshape(rows, cols, -1)
+        target = bpppb * float(np.prod(cube.shape)) / 8
+        best: tuple[float, Found[bytes]] | None = None
+        smallest: Found[bytes] | None = None
+        for k in counts:
+            basis_k = truncated(basis, k)
+            prefix = header.pack() + _K.pack(k)
+            scores = np.ascontiguousarray(all_scores[:, :, :k])
+
+            def file_at(setting: float, basis_k=basis_k, prefix=prefix, scores=scores) -> bytes:
+                payload = basis_k.to_bytes() + self.encode_body(scores, setting)
+                return container.pack(self.codec_id, prefix, payload)
+
+            found = bisect(file_at, len, *self.setting_range, target)
+            if smallest is None or found.size < smallest.size:
+                smallest = found
+            if not found.within:
+                continue
+            error = self._normalised_mse(found.value, pixels)
+            if best is None or error < best[0]:
+                best = (error, found)
+        chosen = best[1] if best is not None else smallest
+        return chosen.value
+
+    def _normalised_mse(self, data: bytes, pixels: np.ndarray) -> float:
+        _, basis, scores = self._read(data)
+        restored = np.clip(basis.reconstruct(scores.reshape(-1, basis.k)), 0.0, 1.0)
+        return float(np.mean((restored - pixels) ** 2))
+
+    def _read(self, data: bytes) -> tuple[CubeHeader, Basis, np.ndarray]:
+        header, basis, body = self._parts(data)
+        rows, cols, _ = header.shape
+        return header, basis, self.decode_body(body, (rows, cols), basis.k)
+
+    def _parts(self, data: bytes) -> tuple[CubeHeader, Basis, bytes]:
+        frame = container.unpack(data)
+        if frame.codec_id != self.codec_id:
+            raise container.CorruptFileError(f"not a {self.name} file (codec id {frame.codec_id})")
+        header, used = CubeHeader.unpack_from(frame.header)
+        if len(frame.header) != used + _K.size:
+            raise container.CorruptFileError(f"{self.name} header has the wrong length")
+        (k,) = _K.unpack_from(frame.header, used)
+        bands = header.shape[2]
+        if not 1 <= k <= bands:
+            raise container.CorruptFileError(f"{self.name} header claims {k} components")
+        basis_bytes = (bands + bands * k) * 2
+        basis = Basis.from_bytes(frame.payload[:basis_bytes], bands, k)
+        return header, basis, frame.payload[basis_bytes:]
+
+    def describe(self, data: bytes) -> dict[str, object]:
+        header, basis, body = self._parts(data)
+        return {
+            **header.describe(),
+            "components": basis.k,
+            "basis_bytes": basis.nbytes(),
+            **self.body_facts(body, basis.k),
+        }
+
+    def decode(self, data: bytes) -> Cube:
+        header, basis, scores = self._read(data)
+        rows, cols, bands = header.shape
+        spectra = basis.reconstruct(scores.reshape(-1, basis.k))
+        return header.restore(spectra.reshape(rows, cols, bands))

@@ -1,0 +1,25 @@
+"""Codec ``jpeg``: every band on its own as an 8-bit baseline JPEG (Pillow / libjpeg),
+with optimised Huffman tables; rate control on the quality (1-95). See ``_per_band``."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from hsinr.codecs._per_band import PerBandCodec
+
+
+class JpegCodec(PerBandCodec):
+    name = "jpeg"
+    codec_id = 2
+    kind = "JPEG"
+    image_dtype = np.dtype(np.uint8)
+    setting_range = (1.0, 95.0)
+    integer_setting = True
+
+    def encode_band(self, image: np.ndarray, setting: float) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="JPEG", quality=int(setting), optimize=True)
+        return buffer.getvalue()

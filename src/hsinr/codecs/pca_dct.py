@@ -1,0 +1,115 @@
+"""Codec ``pca-dct``: spectral PCA to k components, then each component image coded as
+8 x 8 block DCTs (orthonormal DCT-II), one uniform quantiser step for every coefficient
+(the MSE-optimal choice after orthonormal transforms), and adaptive-free entropy coding:
+constriction's ANS coder with a quantised Laplace model whose scale is stored per
+component and per frequency group (u + v, 15 groups) as a one-byte log2 code.
+
+Body: step q (float32), symbol bound R (uint32), k x 15 scale codes (uint8), then the ANS
+words (uint32). Rate control (see ``_pca_codec``) bisects -ln(q) for each k.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import constriction
+import numpy as np
+import scipy.fft
+
+from hsinr import container
+from hsinr.codecs._pca_codec import PcaCodec
+
+BLOCK = 8
+GROUPS = 2 * BLOCK - 1  # frequency groups u + v = 0 .. 14
+_GROUP_OF = np.add.outer(np.arange(BLOCK), np.arange(BLOCK))
+_BODY = struct.Struct("<fI")
+MAX_SYMBOL = 2**22
+
+
+def to_blocks(images: np.ndarray) -> np.ndarray:
+    """(H, W, k) -> DCT coefficients (k, H/8, W/8, 8, 8), edges padded by replication."""
+    rows, cols, k = images.shape
+    padded = np.pad(images, ((0, -rows % BLOCK), (0, -cols % BLOCK), (0, 0)), mode="edge")
+    hb, wb = padded.shape[0] // BLOCK, padded.shape[1] // BLOCK
+    blocks = padded.transpose(2, 0, 1).reshape(k, hb, BLOCK, wb, BLOCK).transpose(0, 1, 3, 2, 4)
+    return scipy.fft.dctn(blocks, axes=(3, 4), norm="ortho")
+
+
+def from_blocks(coefficients: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """The inverse of :func:`to_blocks`, cropped to (rows, cols, k)."""
+    k, hb, wb = coefficients.shape[:3]
+    blocks = scipy.fft.idctn(coefficients, axes=(3, 4), norm="ortho")
+    images = blocks.transpose(0, 1, 3, 2, 4).reshape(k, hb * BLOCK, wb * BLOCK)
+    return images.transpose(1, 2, 0)[:rows, :cols]
+
+
+def _scale_codes(symbols: np.ndarray) -> np.ndarray:
+    """One-byte log2 codes of the Laplace scale (mean |symbol|) per component and group."""
+    k = symbols.shape[0]
+    codes = np.empty((k, GROUPS), dtype=np.uint8)
+    magnitudes = np.abs(symbols).astype(np.float64)
+    for group in range(GROUPS):
+        mask = _GROUP_OF == group
+        mean = magnitudes[..., mask].mean(axis=(1, 2, 3)) if mask.any() else np.zeros(k)
+        log_scale = np.log2(np.maximum(mean, 2.0**-15))
+        codes[:, group] = np.clip(np.rint(8 * log_scale + 128), 0, 255)
+    return codes
+
+
+def _scales_per_symbol(codes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    scales = 2.0 ** ((codes.astype(np.float64) - 128) / 8)  # (k, GROUPS)
+    per_position = scales[:, _GROUP_OF]  # (k, 8, 8)
+    return np.broadcast_to(per_position[:, None, None], shape).reshape(-1)
+
+
+class PcaDctCodec(PcaCodec):
+    name = "pca-dct"
+    codec_id = 4
+    # setting = -ln(q): from a coarse step (small file) to a fine one
+    setting_range = (-math.log(4.0), -math.log(1e-5))
+
+    def encode_body(self, scores: np.ndarray, setting: float) -> bytes:
+        coefficients = to_blocks(scores)
+        step = np.float32(math.exp(-setting))
+        peak = float(np.abs(coefficients).max())
+        step = np.float32(max(float(step), peak / MAX_SYMBOL, 1e-12))
+        symbols = np.rint(coefficients / float(step)).astype(np.int32)
+        bound = max(int(np.abs(symbols).max()), 1)
+        codes = _scale_codes(symbols)
+        coder = constriction.stream.stack.AnsCoder()
+        model = constriction.stream.model.QuantizedLaplace(-bound, bound)
+        scales = _scales_per_symbol(codes, symbols.shape)
+        coder.encode_reverse(symbols.reshape(-1), model, np.zeros_like(scales), scales)
+        words = coder.get_compressed().astype("<u4")
+        return _BODY.pack(step, bound) + codes.tobytes() + words.tobytes()
+
+    def decode_body(self, body: bytes, shape: tuple[int, int], k: int) -> np.ndarray:
+        fixed = _BODY.size + k * GROUPS
+        if len(body) < fixed or (len(body) - fixed) % 4:
+            raise container.CorruptFileError("pca-dct body has the wrong length")
+        step, bound = _BODY.unpack_from(body)
+        if not (math.isfinite(step) and step > 0 and 1 <= bound <= MAX_SYMBOL):
+            raise container.CorruptFileError("pca-dct body holds an invalid step or bound")
+        codes = np.frombuffer(body[_BODY.size : fixed], dtype=np.uint8).reshape(k, GROUPS)
+        words = np.frombuffer(body[fixed:], dtype="<u4").astype(np.uint32)
+        rows, cols = shape
+        block_shape = (k, -(-rows // BLOCK), -(-cols // BLOCK), BLOCK, BLOCK)
+        scales = _scales_per_symbol(codes, block_shape)
+        model = constriction.stream.model.QuantizedLaplace(-bound, bound)
+        try:
+            symbols = constriction.stream.stack.AnsCoder(words).decode(
+                model, np.zeros_like(scales), scales
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise container.CorruptFileError(f"pca-dct entropy data is corrupt: {exc}") from exc
+        coefficients = symbols.reshape(block_shape).astype(np.float64) * step
+        return from_blocks(coefficients, rows, cols)
+
+    def body_facts(self, body: bytes, k: int) -> dict[str, object]:
+        step, bound = _BODY.unpack_from(body)
+        return {
+            "step": step,
+            "symbol_bound": bound,
+            "entropy_bytes": len(body) - _BODY.size - k * GROUPS,
+        }
