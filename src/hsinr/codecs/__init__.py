@@ -2,7 +2,7 @@
 
 >>> from hsinr import codecs
 >>> codecs.names()
-['siren']
+['siren', 'jpeg', 'jpeg2000', 'pca-dct', 'pca-jpeg2000']
 >>> codec = codecs.get("siren")            # encode(cube, bpppb=...) -> bytes
 >>> # cube = codecs.decode(data)            # any hsinr file, whichever codec wrote it
 

@@ -6,8 +6,9 @@ even the lowest ``p`` is over it, the smallest encoding found (the lowest reacha
 so that the caller writes what was achieved, never a rate that was not.
 
 >>> sizes = lambda p: int(100 * p)
->>> bisect(lambda p: p, sizes, 0.0, 10.0, target=555).value
-5.55
+>>> found = bisect(lambda p: p, sizes, 0.0, 10.0, target=555)
+>>> found.size, found.within
+(554, True)
 """
 
 from __future__ import annotations
