@@ -1,0 +1,76 @@
+"""The classical codecs: round trips, rate control and errors, on a real crop."""
+
+import numpy as np
+import pytest
+
+from hsinr import Cube, codecs, container, metrics
+
+BASELINES = ["jpeg", "jpeg2000", "pca-dct", "pca-jpeg2000"]
+
+
+@pytest.fixture(scope="module")
+def crop(request) -> Cube:
+    """A real 32 x 30 x 40 crop of Indian Pines (uint16)."""
+    import hsinr
+
+    scene = hsinr.datasets.load("indian_pines")
+    return Cube(np.ascontiguousarray(scene.data[10:42, 20:50, ::5]), name="crop")
+
+
+@pytest.fixture(scope="module")
+def floors(crop) -> dict[str, float]:
+    """Each codec's lowest reachable rate on the crop, as it reports it."""
+    return {
+        name: metrics.bpppb(len(codecs.get(name).encode(crop, bpppb=1e-4)), crop.shape)
+        for name in BASELINES
+    }
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_round_trip_keeps_shape_and_dtype(crop, floors, name):
+    codec = codecs.get(name)
+    data = codec.encode(crop, bpppb=floors[name] * 2)
+    decoded = codecs.decode(data)
+    assert decoded.shape == crop.shape and decoded.dtype == crop.dtype
+    assert codecs.for_file(data).name == name
+    assert codec.describe(data)["shape"] == list(crop.shape)
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_rate_lands_within_five_percent_and_psnr_rises(crop, floors, name):
+    codec = codecs.get(name)
+    scores = []
+    for factor in (1.5, 2.0, 3.0):  # all below every codec's ceiling on this crop
+        target = floors[name] * factor
+        data = codec.encode(crop, bpppb=target)
+        achieved = metrics.bpppb(len(data), crop.shape)
+        assert target * 0.95 <= achieved <= target * (1 + 1e-9), (target, achieved)
+        scores.append(metrics.psnr(crop, codecs.decode(data)))
+    assert scores[0] < scores[1] < scores[2]
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_an_unreachable_budget_writes_the_smallest_file_and_says_so(crop, floors, name):
+    data = codecs.get(name).encode(crop, bpppb=floors[name] / 4)
+    assert metrics.bpppb(len(data), crop.shape) == pytest.approx(floors[name])
+
+
+def test_per_band_headers_set_a_floor_the_pca_codecs_do_not_have(floors):
+    assert floors["pca-dct"] < floors["jpeg2000"] and floors["pca-dct"] < floors["jpeg"]
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_a_damaged_codestream_behind_a_valid_crc_is_refused(crop, floors, name):
+    data = codecs.get(name).encode(crop, bpppb=floors[name] * 2)
+    frame = container.unpack(data)
+    payload = bytearray(frame.payload)
+    payload[-40:] = bytes(40)  # zero the end of the last part
+    forged = container.pack(frame.codec_id, frame.header, bytes(payload[:-7]))
+    with pytest.raises(container.CorruptFileError):
+        codecs.decode(forged)
+
+
+def test_pca_codecs_accept_a_fixed_component_count(crop):
+    for name in ("pca-dct", "pca-jpeg2000"):
+        codec = codecs.get(name)
+        assert codec.describe(codec.encode(crop, bpppb=1.0, components=3))["components"] == 3
