@@ -20,8 +20,10 @@ from hsinr.cli._common import (
     read_input,
     torch_device,
 )
+from hsinr.errors import InputError
 from hsinr.io._atomic import atomic_outputs
 
+CUBE_FACTS = ("shape", "dtype", "min", "max")
 # CLI flag -> codec option; only the flags a user set are passed on.
 SIREN_OPTIONS = {
     "precision": "precision",
@@ -57,17 +59,21 @@ def run_compress(args: argparse.Namespace) -> int:
     cube, _ = read_input(args.input, args.var)
     out = check_output(args.output, args.input)
     codec = codecs.get(args.codec)
+    if args.bpppb is None and args.codec != "siren":
+        raise InputError(f"codec {args.codec} needs a budget: --bpppb")
     started = time.perf_counter()
-    data = codec.encode(cube, bpppb=args.bpppb, **codec_options(args))
+    data = codecs.encode(codec, cube, bpppb=args.bpppb, **codec_options(args))
     encode_seconds = time.perf_counter() - started
     write_bytes(data, out)
     started = time.perf_counter()
-    decoded = codec.decode(data, device=args.device)
+    decoded = codecs.decode(data, device=args.device)
     decode_seconds = time.perf_counter() - started
     facts = codec.describe(data)
+    details = ", ".join(
+        f"{key} {value}" for key, value in facts.items() if key not in CUBE_FACTS
+    )
     print_table([
-        ("output", f"{out} ({len(data):,} bytes, codec {codec.name}, network {facts['arch']}, "
-                   f"fp{facts['precision_bits']})"),
+        ("output", f"{out} ({len(data):,} bytes, codec {codec.name}: {details})"),
         ("bpppb", f"{metrics.bpppb(len(data), cube.shape):.4f} achieved"
                   + (f" (budget {args.bpppb:g})" if args.bpppb else "")),
         ("PSNR", f"{metrics.psnr(cube, decoded):.2f} dB"),

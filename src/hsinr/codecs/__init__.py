@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from hsinr import container
+from hsinr._options import check_options, keyword_names
 from hsinr.codecs.jpeg import JpegCodec
 from hsinr.codecs.jpeg2000 import Jpeg2000Codec
 from hsinr.codecs.pca_dct import PcaDctCodec
@@ -65,9 +68,47 @@ def for_file(data: bytes) -> Codec:
     raise container.CorruptFileError(f"unknown codec id {frame.codec_id} in the file")
 
 
-def decode(data: bytes, **options) -> Cube:
-    """Decode any hsinr file."""
-    return for_file(data).decode(data, **options)
+def encode(codec: Codec, cube: Cube, *, bpppb: float | None, **options) -> bytes:
+    """``codec.encode`` after checking that it takes every option given.
+
+    ``seed``, ``device`` and ``progress`` are passed only to codecs that take them.
+    """
+    accepted = keyword_names(codec.encode)
+    options = {
+        key: value
+        for key, value in options.items()
+        if key in accepted or key not in GENERIC_OPTIONS
+    }
+    check_options(codec.encode, options, f"codec {codec.name}")
+    return codec.encode(cube, bpppb=bpppb, **options)
 
 
-__all__ = ["Codec", "SirenCodec", "decode", "for_file", "get", "names"]
+GENERIC_OPTIONS = frozenset({"seed", "device", "progress"})
+_FULL = slice(None)
+
+
+def decode(
+    data: bytes,
+    *,
+    rows: slice = _FULL,
+    cols: slice = _FULL,
+    bands: slice = _FULL,
+    device: str = "cpu",
+) -> Cube:
+    """Decode any hsinr file, or a window of rows / cols and a range of bands of it.
+
+    Codecs that decode a window on their own do so; for the others the whole cube is
+    decoded and sliced.
+    """
+    codec = for_file(data)
+    accepted = keyword_names(codec.decode)
+    extra = {"device": device} if "device" in accepted else {}
+    if "rows" in accepted:
+        return codec.decode(data, rows=rows, cols=cols, bands=bands, **extra)
+    cube = codec.decode(data, **extra)
+    if (rows, cols, bands) == (_FULL, _FULL, _FULL):
+        return cube
+    return cube.replace(data=np.ascontiguousarray(cube.data[rows, cols, bands]))
+
+
+__all__ = ["Codec", "SirenCodec", "decode", "encode", "for_file", "get", "names"]

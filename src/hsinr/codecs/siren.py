@@ -18,6 +18,7 @@ paper's Table I fields, what exact decoding needs, and the weights in fp32 or fp
 
 from __future__ import annotations
 
+import inspect
 import math
 import struct
 import time
@@ -244,6 +245,9 @@ class SirenCodec:
         for trial in trials:
             trial.model = None  # free the candidates
         return SirenEncoding(data, arch, precision, result, trials, time.perf_counter() - started)
+
+    # ``encode`` takes exactly the options of ``compress``: say so to option checking.
+    encode.__signature__ = inspect.signature(compress)  # type: ignore[attr-defined]
 
     @staticmethod
     def _training_data(cube: Cube, device: str):
