@@ -6,6 +6,7 @@
     hsinr eval ORIGINAL DECODED                 PSNR, MPSNR, SAM, SSIM, MSE
     hsinr info FILE                             what a cube or compressed file holds
     hsinr scenes                                which benchmark scenes are found
+    hsinr bench --scenes ... --codecs ... --out DIR    rate-distortion benchmark
 
 Wherever a cube file is expected, ``scene:NAME`` names a benchmark scene instead
 (``scene:sample`` is the small scene shipped with hsinr). Errors that are the input's
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from hsinr import __version__, datasets
-from hsinr.cli import codec, demo, info
+from hsinr.cli import bench, codec, demo, info
 from hsinr.cli._common import read_input
 from hsinr.errors import HsinrError
 
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(commands)
     codec.register(commands)
     info.register(commands)
+    bench.register(commands)
     return parser
 
 

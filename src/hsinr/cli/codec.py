@@ -69,9 +69,7 @@ def run_compress(args: argparse.Namespace) -> int:
     decoded = codecs.decode(data, device=args.device)
     decode_seconds = time.perf_counter() - started
     facts = codec.describe(data)
-    details = ", ".join(
-        f"{key} {value}" for key, value in facts.items() if key not in CUBE_FACTS
-    )
+    details = ", ".join(f"{key} {value}" for key, value in facts.items() if key not in CUBE_FACTS)
     print_table([
         ("output", f"{out} ({len(data):,} bytes, codec {codec.name}: {details})"),
         ("bpppb", f"{metrics.bpppb(len(data), cube.shape):.4f} achieved"

@@ -1,0 +1,65 @@
+"""``hsinr bench``: every codec on every scene at every rate, in one run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from hsinr import bench, codecs, datasets
+from hsinr.cli._common import add_quiet, torch_device
+from hsinr.errors import InputError
+
+
+def parse_options(items: list[str]) -> dict[str, dict[str, object]]:
+    """``["siren.iterations=500", ...]`` -> ``{"siren": {"iterations": 500}}`` (JSON values)."""
+    options: dict[str, dict[str, object]] = {}
+    for item in items:
+        name, _, rest = item.partition(".")
+        key, equals, text = rest.partition("=")
+        if not (name and key and equals):
+            raise InputError(f"--option {item!r} is not CODEC.KEY=VALUE")
+        if name not in codecs.names():
+            raise InputError(f"--option {item!r}: unknown codec {name!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        options.setdefault(name, {})[key] = value
+    return options
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    torch_device(args.device)
+    for name in args.scenes:
+        datasets.scene(name)  # unknown names fail before any work
+    for name in args.codecs:
+        codecs.get(name)
+    out = Path(args.out)
+    rows = bench.run(
+        args.scenes, args.codecs, args.bpppb, out,
+        options=parse_options(args.option), device=args.device, progress=not args.quiet,
+    )  # fmt: skip
+    command = "hsinr " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    bench.write_all(out, rows, bench.environment(args.device), command)
+    failed = [r for r in rows if r.get("error")]
+    print(f"{len(rows)} results in {out}/ (results.csv, results.json, results.md, rd_*.png)"
+          + (f"; {len(failed)} failed, see results.md" if failed else ""))  # fmt: skip
+    return 0
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("bench", help="rate-distortion benchmark of codecs on scenes")
+    parser.add_argument("--scenes", nargs="+", default=list(datasets.SCENE_NAMES))
+    parser.add_argument("--codecs", nargs="+", default=codecs.names(), choices=codecs.names())
+    parser.add_argument("--bpppb", nargs="+", type=float, default=[0.05, 0.1, 0.2, 0.5])
+    parser.add_argument("--out", required=True, help="folder for the results (resumable)")
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="CODEC.KEY=VALUE",
+        help="a codec option, e.g. siren.iterations=1000 (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    add_quiet(parser)
+    parser.set_defaults(run=run_bench)
