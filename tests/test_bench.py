@@ -1,0 +1,63 @@
+"""The benchmark harness: all outputs on a tiny run, resuming, recording failures."""
+
+import csv
+import json
+
+import pytest
+
+from hsinr import InputError, bench
+from hsinr.cli import main
+from hsinr.cli.bench import parse_options
+
+
+def test_a_tiny_run_writes_every_output_and_resumes(tmp_path, capsys):
+    argv = ["bench", "--scenes", "pavia_university", "--codecs", "pca-dct", "jpeg2000",
+            "--bpppb", "0.2", "0.8", "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    for name in ("results.csv", "results.json", "results.md", "rd_pavia_university.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    with open(tmp_path / "results.csv") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == 4 and all(not row["error"] for row in rows)
+    assert {row["codec"] for row in rows} == {"pca-dct", "jpeg2000"}
+    assert all("openjpeg" in row["versions"] and row["device"] == "cpu" for row in rows)
+    document = json.loads((tmp_path / "results.json").read_text())
+    assert document["environment"]["versions"]["constriction"]
+    pca = [r for r in document["results"] if r["codec"] == "pca-dct"]
+    assert pca[0]["psnr"] < pca[1]["psnr"]  # more rate, more quality
+    assert "## pavia_university (50 x 50 x 103)" in (tmp_path / "results.md").read_text()
+
+    logged = (tmp_path / "results.jsonl").read_text().count("\n")
+    assert main(argv) == 0  # everything done already: nothing is run again
+    assert (tmp_path / "results.jsonl").read_text().count("\n") == logged
+    capsys.readouterr()
+
+
+def test_a_failing_job_is_recorded_and_the_rest_go_on(tmp_path):
+    rows = bench.run(
+        ["pavia_university"], ["jpeg", "pca-dct"], [0.5], tmp_path,
+        options={"jpeg": {"quality": 5}}, progress=False,
+    )  # fmt: skip
+    by_codec = {row["codec"]: row for row in rows}
+    assert "takes no option quality" in by_codec["jpeg"]["error"]
+    assert by_codec["pca-dct"]["error"] == "" and by_codec["pca-dct"]["psnr"] > 30
+    # a later run retries only the failed job, and keeps the record of it
+    again = bench.run(["pavia_university"], ["jpeg", "pca-dct"], [0.5], tmp_path, progress=False)
+    assert {row["codec"]: row["error"] for row in again} == {"jpeg": "", "pca-dct": ""}
+    assert len(bench.read_log(tmp_path)) == 3
+
+
+def test_a_torn_last_line_is_skipped(tmp_path):
+    (tmp_path / "results.jsonl").write_text('{"key": "a", "error": ""}\n{"key": "b", "err')
+    assert [row["key"] for row in bench.read_log(tmp_path)] == ["a"]
+
+
+def test_option_parsing():
+    assert parse_options(["siren.iterations=500", "siren.arch=6x32", "pca-dct.components=4"]) == {
+        "siren": {"iterations": 500, "arch": "6x32"},
+        "pca-dct": {"components": 4},
+    }
+    with pytest.raises(InputError, match=r"not CODEC\.KEY=VALUE"):
+        parse_options(["siren-iterations"])
+    with pytest.raises(InputError, match="unknown codec"):
+        parse_options(["zip.level=9"])
