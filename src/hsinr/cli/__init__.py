@@ -21,7 +21,6 @@ from collections.abc import Sequence
 
 from hsinr import __version__, datasets
 from hsinr.cli import bench, codec, demo, info
-from hsinr.cli._common import read_input
 from hsinr.errors import HsinrError
 
 EXIT_INPUT_ERROR = 1
@@ -61,4 +60,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_INPUT_ERROR
 
 
-__all__ = ["build_parser", "main", "read_input"]
+__all__ = ["build_parser", "main"]

@@ -21,7 +21,6 @@ from __future__ import annotations
 import inspect
 import math
 import struct
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,7 +55,6 @@ class SirenEncoding:
     precision: int
     fit: FitResult
     trials: list[Trial] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -191,7 +189,6 @@ class SirenCodec:
         The network is ``arch`` when given, the best of a brief search over the networks
         that fit the budget with ``search=True``, else :meth:`default_arch`.
         """
-        started = time.perf_counter()
         if precision not in PRECISIONS:
             raise InputError(f"precision must be 16 or 32 bits, not {precision}")
         _check_shape(cube.shape)
@@ -244,7 +241,7 @@ class SirenCodec:
         data = container.pack(CODEC_ID, header.pack(), weights.tobytes())
         for trial in trials:
             trial.model = None  # free the candidates
-        return SirenEncoding(data, arch, precision, result, trials, time.perf_counter() - started)
+        return SirenEncoding(data, arch, precision, result, trials)
 
     # ``encode`` takes exactly the options of ``compress``: say so to option checking.
     encode.__signature__ = inspect.signature(compress)  # type: ignore[attr-defined]

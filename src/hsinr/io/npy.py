@@ -34,18 +34,19 @@ def save_npy(cube: Cube, path: Path) -> None:
 def load_npz(path: Path, var: str | None = None) -> Cube:
     """Read the cube from a ``.npz`` archive: ``var``, else ``cube``, else the largest 3-D array."""
     with np.load(path, allow_pickle=False) as archive:
-        shapes = {key: archive[key].shape for key in archive.files}
-        numeric = {key for key in archive.files if archive[key].dtype.kind in "iuf"}
-        if var is None and CUBE_KEY in numeric and len(shapes[CUBE_KEY]) == 3:
-            var = CUBE_KEY
-        key = pick_cube_variable(shapes, numeric, var, where=path.name)
-        data = archive[key]
-        wavelengths = None
-        if WAVELENGTHS_KEY in archive.files:
-            candidate = archive[WAVELENGTHS_KEY].reshape(-1)
-            if data.ndim == 3 and candidate.size == data.shape[2]:
-                wavelengths = candidate
-        name = str(archive[NAME_KEY]) if NAME_KEY in archive.files else path.stem
+        arrays = {key: archive[key] for key in archive.files}  # each member read once
+    shapes = {key: array.shape for key, array in arrays.items()}
+    numeric = {key for key, array in arrays.items() if array.dtype.kind in "iuf"}
+    if var is None and CUBE_KEY in numeric and len(shapes[CUBE_KEY]) == 3:
+        var = CUBE_KEY
+    key = pick_cube_variable(shapes, numeric, var, where=path.name)
+    data = arrays[key]
+    wavelengths = None
+    if WAVELENGTHS_KEY in arrays:
+        candidate = arrays[WAVELENGTHS_KEY].reshape(-1)
+        if data.ndim == 3 and candidate.size == data.shape[2]:
+            wavelengths = candidate
+    name = str(arrays[NAME_KEY]) if NAME_KEY in arrays else path.stem
     if data.ndim != 3:
         raise InputError(f"{path.name}: variable '{key}' is {data.ndim}-D, not a 3-D cube")
     source = f"{path.name} (NumPy .npz, '{key}')"
