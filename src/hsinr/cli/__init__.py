@@ -7,6 +7,7 @@
     hsinr info FILE                             what a cube or compressed file holds
     hsinr scenes                                which benchmark scenes are found
     hsinr bench --scenes ... --codecs ... --out DIR    rate-distortion benchmark
+    hsinr meta-train --scenes ... --out base.hsbase    base network for --codec meta
 
 Wherever a cube file is expected, ``scene:NAME`` names a benchmark scene instead
 (``scene:sample`` is the small scene shipped with hsinr). Errors that are the input's
@@ -20,7 +21,7 @@ import sys
 from collections.abc import Sequence
 
 from hsinr import __version__, datasets
-from hsinr.cli import bench, codec, demo, info
+from hsinr.cli import bench, codec, demo, info, meta_train
 from hsinr.errors import HsinrError
 
 EXIT_INPUT_ERROR = 1
@@ -40,12 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     codec.register(commands)
     info.register(commands)
     bench.register(commands)
+    meta_train.register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # the command as given, for records such as a base network's
     try:
         return int(args.run(args))
     except HsinrError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from hsinr import codecs, io, metrics
+from hsinr.basenet import resolve_base
 from hsinr.cli._common import (
     add_quiet,
     check_output,
@@ -20,12 +21,14 @@ from hsinr.cli._common import (
     read_input,
     torch_device,
 )
+from hsinr.codecs.meta import amortised_bpppb
 from hsinr.errors import InputError
 from hsinr.io._atomic import atomic_outputs
 
 CUBE_FACTS = ("shape", "dtype", "min", "max")
-# CLI flag -> codec option; only the flags a user set are passed on.
-SIREN_OPTIONS = {
+# CLI flag -> codec option; only the flags a user set are passed on, and a codec refuses
+# an option it does not take.
+CODEC_OPTIONS = {
     "precision": "precision",
     "arch": "arch",
     "search": "search",
@@ -36,13 +39,16 @@ SIREN_OPTIONS = {
     "max_seconds": "max_seconds",
     "target_psnr": "target_psnr",
     "batch_size": "batch_size",
+    "bits": "bits",
+    "steps": "steps",
+    "base": "base",
 }
 
 
 def codec_options(args: argparse.Namespace) -> dict[str, object]:
     options = {
         option: getattr(args, flag)
-        for flag, option in SIREN_OPTIONS.items()
+        for flag, option in CODEC_OPTIONS.items()
         if getattr(args, flag) not in (None, False)
     }
     options.update(seed=args.seed, device=args.device, progress=not args.quiet)
@@ -59,14 +65,14 @@ def run_compress(args: argparse.Namespace) -> int:
     cube, _ = read_input(args.input, args.var)
     out = check_output(args.output, args.input)
     codec = codecs.get(args.codec)
-    if args.bpppb is None and args.codec != "siren":
+    if args.bpppb is None and args.codec not in ("siren", "meta"):
         raise InputError(f"codec {args.codec} needs a budget: --bpppb")
     started = time.perf_counter()
     data = codecs.encode(codec, cube, bpppb=args.bpppb, **codec_options(args))
     encode_seconds = time.perf_counter() - started
     write_bytes(data, out)
     started = time.perf_counter()
-    decoded = codecs.decode(data, device=args.device)
+    decoded = codecs.decode(data, device=args.device, base=args.base)
     decode_seconds = time.perf_counter() - started
     facts = codec.describe(data)
     details = ", ".join(f"{key} {value}" for key, value in facts.items() if key not in CUBE_FACTS)
@@ -78,8 +84,20 @@ def run_compress(args: argparse.Namespace) -> int:
         ("encode", f"{encode_seconds:.2f} s"),
         ("decode", f"{decode_seconds:.3f} s"),
         ("device", f"{args.device}, {torch.get_num_threads()} threads"),
+        *_amortised_rows(codec, data, cube.shape, args.base),
     ])  # fmt: skip
     return 0
+
+
+def _amortised_rows(codec, data: bytes, shape, base) -> list[tuple[str, str]]:
+    """For ``meta``: the rate with the base network's bytes shared among N files."""
+    if codec.name != "meta":
+        return []
+    net = resolve_base(base)
+    rates = ", ".join(
+        f"{amortised_bpppb(len(data), net.size, n, shape):.4f} over {n}" for n in (1, 10, 100)
+    )
+    return [("amortised", f"bpppb with the base network ({net.size:,} bytes) shared: {rates}")]
 
 
 def run_decompress(args: argparse.Namespace) -> int:
@@ -90,7 +108,9 @@ def run_decompress(args: argparse.Namespace) -> int:
     rows, cols = parse_window(args.window) if args.window else (slice(None), slice(None))
     bands = parse_range(args.bands, "band range") if args.bands else slice(None)
     started = time.perf_counter()
-    cube = codecs.decode(data, rows=rows, cols=cols, bands=bands, device=args.device)
+    cube = codecs.decode(
+        data, rows=rows, cols=cols, bands=bands, device=args.device, base=args.base
+    )
     seconds = time.perf_counter() - started
     io.save(cube.replace(name=Path(args.input).stem), out)
     height, width, n_bands = cube.shape
@@ -116,18 +136,24 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def add_siren_options(parser: argparse.ArgumentParser) -> None:
-    siren = parser.add_argument_group("siren codec")
+    siren = parser.add_argument_group("siren codec (--lr also meta)")
     siren.add_argument("--precision", type=int, choices=(16, 32), help="weight bits (32)")
     how = siren.add_mutually_exclusive_group()
     how.add_argument("--arch", help="network as LAYERSxWIDTH, e.g. 6x32")
     how.add_argument("--search", action="store_true", help="search the networks that fit")
     siren.add_argument("--iters", type=int, help="fitting iterations (2000)")
     siren.add_argument("--search-iters", type=int, help="iterations per searched network (300)")
-    siren.add_argument("--lr", type=float, help="Adam learning rate (2e-4, the paper's)")
+    siren.add_argument(
+        "--lr", type=float, help="learning rate: siren Adam (2e-4); meta inner SGD (the base's)"
+    )
     siren.add_argument("--schedule", choices=("constant", "cosine"), help="lr schedule")
     siren.add_argument("--max-seconds", type=float, help="stop fitting after this wall time")
     siren.add_argument("--target-psnr", type=float, help="stop fitting at this PSNR (dB)")
     siren.add_argument("--batch-size", type=int, help="random pixels per step (all)")
+    meta = parser.add_argument_group("meta codec")
+    meta.add_argument("--base", help="base network file (default: the one shipped with hsinr)")
+    meta.add_argument("--bits", help="latent bits, 2-16, or auto: most within --bpppb (auto)")
+    meta.add_argument("--steps", type=int, help="inner SGD steps per patch (the base's)")
 
 
 def register(commands) -> None:
@@ -149,6 +175,7 @@ def register(commands) -> None:
     decompress.add_argument("--window", help="decode only ROW0:ROW1,COL0:COL1")
     decompress.add_argument("--bands", help="decode only bands B0:B1")
     decompress.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    decompress.add_argument("--base", help="base network file for meta files (the shipped one)")
     decompress.set_defaults(run=run_decompress)
 
     evaluate = commands.add_parser("eval", help="PSNR, MPSNR, SAM, SSIM, MSE of a decoded cube")

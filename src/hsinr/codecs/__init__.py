@@ -2,7 +2,7 @@
 
 >>> from hsinr import codecs
 >>> codecs.names()
-['siren', 'jpeg', 'jpeg2000', 'pca-dct', 'pca-jpeg2000']
+['siren', 'jpeg', 'jpeg2000', 'pca-dct', 'pca-jpeg2000', 'meta']
 >>> codec = codecs.get("siren")            # encode(cube, bpppb=...) -> bytes
 >>> # cube = codecs.decode(data)            # any hsinr file, whichever codec wrote it
 
@@ -19,6 +19,7 @@ from hsinr import container
 from hsinr._options import check_options, keyword_names
 from hsinr.codecs.jpeg import JpegCodec
 from hsinr.codecs.jpeg2000 import Jpeg2000Codec
+from hsinr.codecs.meta import MetaCodec
 from hsinr.codecs.pca_dct import PcaDctCodec
 from hsinr.codecs.pca_jpeg2000 import PcaJpeg2000Codec
 from hsinr.codecs.siren import SirenCodec
@@ -43,7 +44,7 @@ class Codec(Protocol):
 
 _REGISTRY: dict[str, type] = {
     codec.name: codec
-    for codec in (SirenCodec, JpegCodec, Jpeg2000Codec, PcaDctCodec, PcaJpeg2000Codec)
+    for codec in (SirenCodec, JpegCodec, Jpeg2000Codec, PcaDctCodec, PcaJpeg2000Codec, MetaCodec)
 }
 
 
@@ -94,15 +95,19 @@ def decode(
     cols: slice = _FULL,
     bands: slice = _FULL,
     device: str = "cpu",
+    base: object = None,
 ) -> Cube:
     """Decode any hsinr file, or a window of rows / cols and a range of bands of it.
 
     Codecs that decode a window on their own do so; for the others the whole cube is
-    decoded and sliced.
+    decoded and sliced. ``base`` is the base network (a path) for ``meta`` files; None
+    means the shipped one; other codecs ignore it.
     """
     codec = for_file(data)
     accepted = keyword_names(codec.decode)
     extra = {"device": device} if "device" in accepted else {}
+    if "base" in accepted:
+        extra["base"] = base
     if "rows" in accepted:
         return codec.decode(data, rows=rows, cols=cols, bands=bands, **extra)
     cube = codec.decode(data, **extra)
@@ -111,4 +116,4 @@ def decode(
     return cube.replace(data=np.ascontiguousarray(cube.data[rows, cols, bands]))
 
 
-__all__ = ["Codec", "SirenCodec", "decode", "encode", "for_file", "get", "names"]
+__all__ = ["Codec", "MetaCodec", "SirenCodec", "decode", "encode", "for_file", "get", "names"]

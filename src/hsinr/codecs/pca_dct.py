@@ -18,6 +18,7 @@ import numpy as np
 import scipy.fft
 
 from hsinr import container
+from hsinr.codecs._laplace import scale_code, scale_of
 from hsinr.codecs._pca_codec import PcaCodec
 
 BLOCK = 8
@@ -52,13 +53,12 @@ def _scale_codes(symbols: np.ndarray) -> np.ndarray:
     for group in range(GROUPS):
         mask = _GROUP_OF == group
         mean = magnitudes[..., mask].mean(axis=(1, 2, 3)) if mask.any() else np.zeros(k)
-        log_scale = np.log2(np.maximum(mean, 2.0**-15))
-        codes[:, group] = np.clip(np.rint(8 * log_scale + 128), 0, 255)
+        codes[:, group] = scale_code(mean)
     return codes
 
 
 def _scales_per_symbol(codes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    scales = 2.0 ** ((codes.astype(np.float64) - 128) / 8)  # (k, GROUPS)
+    scales = scale_of(codes)  # (k, GROUPS)
     per_position = scales[:, _GROUP_OF]  # (k, 8, 8)
     return np.broadcast_to(per_position[:, None, None], shape).reshape(-1)
 

@@ -1,0 +1,361 @@
+"""Codec ``meta``: the meta-learned modulated SIREN of the ICPRAM 2025 paper.
+
+The cube is cut into the base network's ``patch`` x ``patch`` patches (edge patches are
+partial); each patch's latent is fitted by a few SGD steps from 0 on the shared base
+network (:mod:`hsinr.nn.meta`); the latents are quantised uniformly to ``bits`` bits over
+their global range and entropy-coded with constriction's ANS coder under a quantised
+Laplace model (one for all latent dimensions, or one per dimension, whichever file is
+smaller). The file names its base network by hash; decoding needs that network.
+
+    codec header (63 bytes, little-endian)
+    base hash     16 bytes   first 16 bytes of the base network's SHA-256 content hash
+    cube header   27 bytes   rows, cols uint32; bands uint16; dtype uint8; min, max float64
+    patch         uint16     patch side (must equal the base network's)
+    latent_dim    uint16     latent size (must equal the base network's)
+    bits          uint8      quantiser bits b, 1-16
+    model         uint8      0 = one Laplace for all dimensions, 1 = one per dimension
+    low, step     float32 x2 latent = low + step * q, q in [0, 2^b - 1]
+    words         uint32     number of 32-bit ANS words in the payload
+    payload       M x (centre uint16, scale code uint8), M = 1 or latent_dim; then the words
+
+>>> header_size = HEADER.size
+>>> header_size
+63
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import constriction
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from hsinr import container
+from hsinr.basenet import BaseNetwork, BaseNetworkError, resolve_base
+from hsinr.codecs._laplace import scale_code, scale_of
+from hsinr.codecs._layout import CUBE_HEADER, CubeHeader
+from hsinr.cube import Cube
+from hsinr.errors import InputError
+from hsinr.nn.fit import psnr_of_mse
+from hsinr.nn.meta import INNER_LR, Patches, fit_latents, patch_grid, render, tile_patches
+from hsinr.nn.meta import untile_patches as untile
+
+CODEC_ID = 6
+HASH_BYTES = 16
+_TAIL = struct.Struct("<HHBBffI")
+HEADER = struct.Struct(f"<{HASH_BYTES}s{CUBE_HEADER.size}s{_TAIL.size}s")
+_MODEL = struct.Struct("<HB")  # centre (symbol units), Laplace scale code
+SHARED, PER_DIMENSION = 0, 1
+MAX_BITS = 16
+BIT_CHOICES = tuple(range(MAX_BITS, 1, -1))  # tried from fine to coarse for a budget
+DEFAULT_BITS = 8
+PATCH_CHUNK = 64  # patches fitted / decoded at once
+
+
+@dataclass(frozen=True)
+class MetaHeader:
+    base_hash: bytes
+    cube: CubeHeader
+    patch: int
+    latent_dim: int
+    bits: int
+    model: int
+    low: float
+    step: float
+    words: int
+
+    @property
+    def n_patches(self) -> int:
+        rows, cols, _ = self.cube.shape
+        return math.ceil(rows / self.patch) * math.ceil(cols / self.patch)
+
+    @property
+    def model_bytes(self) -> int:
+        return _MODEL.size * (1 if self.model == SHARED else self.latent_dim)
+
+    @property
+    def payload_bytes(self) -> int:
+        return self.model_bytes + 4 * self.words
+
+    def pack(self) -> bytes:
+        tail = _TAIL.pack(
+            self.patch, self.latent_dim, self.bits, self.model, self.low, self.step, self.words
+        )
+        return HEADER.pack(self.base_hash, self.cube.pack(), tail)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> MetaHeader:
+        if len(data) != HEADER.size:
+            raise container.CorruptFileError(
+                f"meta header is {len(data)} bytes, expected {HEADER.size}"
+            )
+        base_hash, cube_bytes, tail = HEADER.unpack(data)
+        cube, _ = CubeHeader.unpack_from(cube_bytes)
+        patch, latent_dim, bits, model, low, step, words = _TAIL.unpack(tail)
+        if patch < 1 or latent_dim < 1 or not 1 <= bits <= MAX_BITS:
+            raise container.CorruptFileError("meta header holds an invalid patch, latent or bits")
+        if model not in (SHARED, PER_DIMENSION):
+            raise container.CorruptFileError(f"meta header names unknown model kind {model}")
+        if not (math.isfinite(low) and math.isfinite(step) and step > 0):
+            raise container.CorruptFileError("meta header holds an invalid quantiser")
+        return cls(base_hash, cube, patch, latent_dim, bits, model, low, step, words)
+
+
+@dataclass
+class MetaEncoding:
+    """What :meth:`MetaCodec.compress` did."""
+
+    data: bytes
+    bits: int
+    base: BaseNetwork
+    fitted_psnr: float  # before quantising the latents
+    patches: int
+    fit_seconds: float
+
+
+def file_size(header: MetaHeader) -> int:
+    """Exact bytes of a meta file with this header."""
+    return container.OVERHEAD + HEADER.size + header.payload_bytes
+
+
+def quantise(latents: np.ndarray, bits: int) -> tuple[np.ndarray, float, float]:
+    """Uniform ``bits``-bit symbols over the latents' range, with (low, step)."""
+    low = np.float32(latents.min())
+    high = np.float32(latents.max())
+    levels = 2**bits - 1
+    step = np.float32((high - low) / levels) if high > low else np.float32(1.0)
+    symbols = np.clip(np.rint((latents - low) / step), 0, levels).astype(np.int32)
+    return symbols, float(low), float(step)
+
+
+def dequantise(symbols: np.ndarray, low: float, step: float) -> np.ndarray:
+    return (np.float32(low) + np.float32(step) * symbols.astype(np.float32)).astype(np.float32)
+
+
+def _laplace_params(symbols: np.ndarray, kind: int) -> tuple[np.ndarray, np.ndarray]:
+    """Centres (M,) and scale codes (M,) of the Laplace model(s) of (B, L) symbols."""
+    columns = symbols.reshape(-1, 1) if kind == SHARED else symbols
+    centres = np.rint(np.median(columns, axis=0)).astype(np.uint16)
+    spread = np.abs(columns - centres.astype(np.int64)).mean(axis=0)
+    return centres, scale_code(spread)
+
+
+def _model_arrays(centres, codes, kind: int, shape: tuple[int, int]):
+    means = (
+        np.broadcast_to(centres.astype(np.float64), shape)
+        if kind == PER_DIMENSION
+        else (np.full(shape, float(centres[0])))
+    )
+    scales = scale_of(codes)
+    scales = np.broadcast_to(scales, shape) if kind == PER_DIMENSION else np.full(shape, scales[0])
+    return np.ascontiguousarray(means).reshape(-1), np.ascontiguousarray(scales).reshape(-1)
+
+
+def entropy_code(symbols: np.ndarray, bits: int, kind: int) -> tuple[bytes, np.ndarray]:
+    """The side information and the ANS words of (B, L) symbols under model ``kind``."""
+    centres, codes = _laplace_params(symbols, kind)
+    means, scales = _model_arrays(centres, codes, kind, symbols.shape)
+    model = constriction.stream.model.QuantizedLaplace(0, 2**bits - 1)
+    coder = constriction.stream.stack.AnsCoder()
+    coder.encode_reverse(symbols.reshape(-1).astype(np.int32), model, means, scales)
+    side = b"".join(_MODEL.pack(int(c), int(s)) for c, s in zip(centres, codes, strict=True))
+    return side, coder.get_compressed().astype("<u4")
+
+
+def entropy_decode(header: MetaHeader, payload: bytes) -> np.ndarray:
+    """The (patches, latent_dim) symbols of a checked payload."""
+    shape = (header.n_patches, header.latent_dim)
+    side = np.frombuffer(payload[: header.model_bytes], dtype=np.dtype([("c", "<u2"), ("s", "u1")]))
+    centres, codes = side["c"], side["s"]
+    if np.any(centres >= 2**header.bits):
+        raise container.CorruptFileError("meta entropy model has a centre outside the symbols")
+    means, scales = _model_arrays(centres, codes, header.model, shape)
+    words = np.frombuffer(payload[header.model_bytes :], dtype="<u4").astype(np.uint32)
+    model = constriction.stream.model.QuantizedLaplace(0, 2**header.bits - 1)
+    try:
+        symbols = constriction.stream.stack.AnsCoder(words).decode(model, means, scales)
+    except (ValueError, RuntimeError) as exc:
+        raise container.CorruptFileError(f"meta entropy data is corrupt: {exc}") from exc
+    return np.asarray(symbols, dtype=np.int64).reshape(shape)
+
+
+def amortised_bpppb(file_bytes: int, base_bytes: int, images: int, shape) -> float:
+    """bpppb of one file with the base network's bytes shared among ``images`` files."""
+    return 8 * (file_bytes + base_bytes / images) / float(np.prod(shape))
+
+
+class MetaCodec:
+    """Meta-learned INR codec: a few gradient steps per patch on a shared base network."""
+
+    name = "meta"
+    codec_id = CODEC_ID
+
+    def encode(self, cube: Cube, *, bpppb: float | None = None, **options) -> bytes:
+        """The compressed file of ``cube`` (see :meth:`compress` for the options)."""
+        return self.compress(cube, bpppb=bpppb, **options).data
+
+    def compress(
+        self,
+        cube: Cube,
+        *,
+        bpppb: float | None = None,
+        bits: int | str | None = None,
+        steps: int | None = None,
+        lr: float | None = None,
+        base: str | Path | BaseNetwork | None = None,
+        device: str = "cpu",
+        progress: bool = True,
+    ) -> MetaEncoding:
+        """Fit each patch's latent (``steps`` SGD steps at ``lr``; by default the base
+        network's own training settings) and code the latents at ``bits`` bits, or with
+        ``bits="auto"`` (the default when a budget is given) the most bits within ``bpppb``.
+        Without a budget, 8 bits. A budget below the 2-bit file writes that file anyway;
+        its true rate is in its size."""
+        net = resolve_base(base)
+        config = net.config
+        if cube.bands > config.bands:
+            raise InputError(
+                f"the base network {net.name} has {config.bands} outputs; this cube has "
+                f"{cube.bands} bands. Train a base network for it with hsinr meta-train"
+            )
+        if bpppb is not None and bpppb <= 0:
+            raise InputError(f"the bit budget must be positive, not {bpppb}")
+        bit_choices = _bit_choices(bits, bpppb)
+        steps = int(net.training.get("inner_steps", 3)) if steps is None else steps
+        lr = float(net.training.get("inner_lr", INNER_LR)) if lr is None else lr
+        if steps < 0 or not lr > 0:
+            raise InputError("steps must be >= 0 and lr positive")
+        cube_header = CubeHeader.of(cube)
+        values, _ = cube.normalise(np.float32)
+        started = time.perf_counter()
+        latents, mse = self._fit(net, tile_patches(values, config.patch), steps, lr, device,
+                                 progress)  # fmt: skip
+        fit_seconds = time.perf_counter() - started
+        budget = None if bpppb is None else bpppb * float(np.prod(cube.shape)) / 8
+        data = b""
+        for chosen in bit_choices:
+            data = self._pack(net, cube_header, config.patch, latents, chosen)
+            if budget is None or len(data) <= budget:
+                break
+        n_values = float(np.prod(cube.shape))
+        fitted = psnr_of_mse(float(mse) / n_values)
+        return MetaEncoding(data, chosen, net, fitted, len(latents), fit_seconds)
+
+    encode.__signature__ = inspect.signature(compress)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _fit(net: BaseNetwork, patches: Patches, steps, lr, device, progress):
+        """Latents (B, L) for all patches, in chunks; and the total squared error."""
+        model = net.model.to(device)
+        chunks = range(0, len(patches), PATCH_CHUNK)
+        found, total = [], 0.0
+        for start in tqdm(chunks, desc="fitting latents", disable=not progress, leave=False):
+            part = patches.subset(slice(start, start + PATCH_CHUNK)).to(device)
+            latents, mse = fit_latents(model, part, steps=steps, lr=lr)
+            counts = part.mask.sum(dim=(1, 2)) * part.targets.shape[-1]
+            total += float((mse * counts).sum())
+            found.append(latents.cpu())
+        return torch.cat(found).numpy(), total
+
+    @staticmethod
+    def _pack(net, cube_header, patch, latents: np.ndarray, bits: int) -> bytes:
+        symbols, low, step = quantise(latents, bits)
+        best = None
+        for kind in (SHARED, PER_DIMENSION):
+            side, words = entropy_code(symbols, bits, kind)
+            header = MetaHeader(net.hash_prefix, cube_header, patch, latents.shape[1], bits,
+                                kind, low, step, len(words))  # fmt: skip
+            data = container.pack(CODEC_ID, header.pack(), side + words.tobytes())
+            if best is None or len(data) < len(best):
+                best = data
+        return best
+
+    # -- decoding ------------------------------------------------------------------------
+    @staticmethod
+    def read_header(data: bytes) -> tuple[MetaHeader, bytes]:
+        """Check the file and its header; return the header and the payload."""
+        frame = container.unpack(data)
+        if frame.codec_id != CODEC_ID:
+            raise container.CorruptFileError(f"not a meta file (codec id {frame.codec_id})")
+        header = MetaHeader.unpack(frame.header)
+        if len(frame.payload) != header.payload_bytes:
+            raise container.CorruptFileError(
+                f"meta payload is {len(frame.payload)} bytes, the header implies "
+                f"{header.payload_bytes}"
+            )
+        return header, frame.payload
+
+    def describe(self, data: bytes) -> dict[str, object]:
+        header, _ = self.read_header(data)
+        return {
+            **header.cube.describe(),
+            "base": header.base_hash.hex(),
+            "patch": header.patch,
+            "patches": header.n_patches,
+            "latent_dim": header.latent_dim,
+            "bits": header.bits,
+            "entropy_model": "per-dimension" if header.model == PER_DIMENSION else "shared",
+            "entropy_bytes": 4 * header.words,
+        }
+
+    def decode(
+        self, data: bytes, *, base: str | Path | BaseNetwork | None = None, device: str = "cpu"
+    ) -> Cube:
+        """The cube; ``base`` is the base network the file names (the shipped one by default)."""
+        header, payload = self.read_header(data)
+        net = _matching_base(header, base)
+        if header.cube.shape[2] > net.config.bands:
+            raise container.CorruptFileError("meta file has more bands than its base network")
+        symbols = entropy_decode(header, payload)
+        latents = torch.from_numpy(dequantise(symbols, header.low, header.step))
+        model = net.model.to(device)
+        outputs = [
+            render(model, latents[start : start + PATCH_CHUNK].to(device), header.patch)
+            [..., : header.cube.shape[2]].cpu()
+            for start in range(0, len(latents), PATCH_CHUNK)
+        ]  # fmt: skip
+        rows, cols, _ = header.cube.shape
+        image = untile(torch.cat(outputs), patch_grid(rows, cols, header.patch), header.cube.shape)
+        return header.cube.restore(image)
+
+
+def _bit_choices(bits: int | str | None, bpppb: float | None) -> tuple[int, ...]:
+    if bits is None:
+        bits = "auto" if bpppb is not None else DEFAULT_BITS
+    if bits == "auto":
+        if bpppb is None:
+            raise InputError("bits=auto needs a bit budget (bpppb)")
+        return BIT_CHOICES
+    try:
+        bits = int(bits)
+    except ValueError:
+        raise InputError(f"bits must be auto or 2-{MAX_BITS}, not {bits!r}") from None
+    if not 2 <= bits <= MAX_BITS:
+        raise InputError(f"bits must be auto or 2-{MAX_BITS}, not {bits}")
+    return (bits,)
+
+
+def _matching_base(header: MetaHeader, base) -> BaseNetwork:
+    wanted = header.base_hash.hex()
+    try:
+        net = resolve_base(base)
+    except BaseNetworkError as exc:
+        raise BaseNetworkError(
+            f"this file needs base network {wanted}, and it could not be loaded: {exc}"
+        ) from exc
+    if net.hash_prefix != header.base_hash:
+        where = "the shipped base network" if base is None else f"the given base ({base})"
+        raise BaseNetworkError(
+            f"this file was compressed with base network {wanted}, but {where} is "
+            f"{net.name}; pass the right one with --base FILE"
+        )
+    if (net.config.patch, net.config.latent_dim) != (header.patch, header.latent_dim):
+        raise container.CorruptFileError("meta header's patch / latent size differ from its base")
+    return net
