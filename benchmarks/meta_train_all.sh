@@ -5,7 +5,7 @@
 # Re-running resumes from the checkpoints (OUT.ckpt) a stopped run left.
 set -euo pipefail
 BASES=${BASES:-benchmarks/results/meta/bases}
-STEPS=${STEPS:-1200}
+STEPS=${STEPS:-3000}
 mkdir -p "$BASES"
 SCENES=(indian_pines jasper_ridge pavia_university cuprite)
 TRAIN="--steps $STEPS --inner-lr 5 --outer-lr 1e-3 --quiet"

@@ -179,6 +179,8 @@ def test_round_trip_size_arithmetic_and_quality(trained_base, sample_crop):
     encoding = codec.compress(sample_crop, bits=8, base=trained_base, progress=False)
     header, _ = codec.read_header(encoding.data)
     assert len(encoding.data) == meta_codec.file_size(header)
+    models = 1 if header.model == meta_codec.SHARED else header.latent_dim
+    assert len(encoding.data) == 20 + 61 + 3 * models + 4 * header.words  # docs/FORMAT.md
     assert header.n_patches == 3 * 4 and header.bits == 8
     decoded = codecs.decode(encoding.data, base=trained_base.path)
     assert decoded.shape == sample_crop.shape and decoded.dtype == sample_crop.dtype

@@ -7,7 +7,7 @@ their global range and entropy-coded with constriction's ANS coder under a quant
 Laplace model (one for all latent dimensions, or one per dimension, whichever file is
 smaller). The file names its base network by hash; decoding needs that network.
 
-    codec header (63 bytes, little-endian)
+    codec header (61 bytes, little-endian)
     base hash     16 bytes   first 16 bytes of the base network's SHA-256 content hash
     cube header   27 bytes   rows, cols uint32; bands uint16; dtype uint8; min, max float64
     patch         uint16     patch side (must equal the base network's)
@@ -20,7 +20,7 @@ smaller). The file names its base network by hash; decoding needs that network.
 
 >>> header_size = HEADER.size
 >>> header_size
-63
+61
 """
 
 from __future__ import annotations
