@@ -106,8 +106,8 @@ def write(rows: list[dict], args, seconds: float) -> None:
         writer.writeheader()
         writer.writerows({key: row.get(key, "") for key in FIELDS} for row in rows)
     env = environment("cpu")
-    (args.out / "results.json").write_text(json.dumps({"rows": rows, "environment": env,
-                                                       "command": args.command}, indent=1))  # fmt: skip
+    record = {"rows": rows, "environment": env, "command": args.command}
+    (args.out / "results.json").write_text(json.dumps(record, indent=1))
     lines = [
         "# Meta-learned codec: in-set and leave-one-scene-out", "",
         f"Command: `{args.command}` ({seconds / 60:.1f} min, {env['machine']}, "

@@ -14,8 +14,15 @@ from hsinr.codecs._layout import CubeHeader
 from hsinr.cube import Cube, Normalisation
 from hsinr.errors import InputError
 from hsinr.nn.meta import (
-    MetaTraining, PatchSampler, adapt, fit_latents, meta_train, new_state, patch_mse,
-    tile_patches, untile_patches,
+    MetaTraining,
+    PatchSampler,
+    adapt,
+    fit_latents,
+    meta_train,
+    new_state,
+    patch_mse,
+    tile_patches,
+    untile_patches,
 )  # fmt: skip
 from hsinr.nn.modulated import ModulatedConfig, ModulatedSiren
 
