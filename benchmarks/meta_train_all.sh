@@ -5,10 +5,10 @@
 # Re-running resumes from the checkpoints (OUT.ckpt) a stopped run left.
 set -euo pipefail
 BASES=${BASES:-benchmarks/results/meta/bases}
-STEPS=${STEPS:-3000}
+STEPS=${STEPS:-2500}
 mkdir -p "$BASES"
 SCENES=(indian_pines jasper_ridge pavia_university cuprite)
-TRAIN="--steps $STEPS --inner-lr 5 --outer-lr 1e-3 --quiet"
+TRAIN="--steps $STEPS --inner-lr 5 --outer-lr 5e-4 --quiet"
 jobs=("--scenes ${SCENES[*]} --out src/hsinr/data/meta_base.hsbase")
 for left in "${SCENES[@]}"; do
   kept=()

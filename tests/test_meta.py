@@ -278,3 +278,11 @@ def test_cli_compress_and_decompress_with_a_base(trained_base, tmp_path, capsys)
     assert main(["compress", "scene:sample", str(tmp_path / "x.hsinr"), "--codec", "meta",
                  "--arch", "3x8", "--base", str(trained_base.path)]) == 1  # fmt: skip
     assert "takes no option arch" in capsys.readouterr().err
+
+
+def test_an_outlier_step_is_not_applied_but_ordinary_ones_are():
+    from hsinr.nn.meta import _is_spike
+
+    calm = [20.0] * 50
+    assert _is_spike(5.0, calm) and not _is_spike(15.0, calm)
+    assert not _is_spike(-30.0, calm[:10])  # too little history to judge

@@ -20,6 +20,7 @@ from hsinr import basenet, datasets
 from hsinr.cli._common import SCENE_PREFIX, add_quiet, check_output, read_input, torch_device
 from hsinr.errors import InputError
 from hsinr.nn.meta import (
+    CLIP_NORM,
     INNER_LR,
     INNER_STEPS,
     OUTER_LR,
@@ -32,7 +33,7 @@ from hsinr.nn.meta import (
 )  # fmt: skip
 from hsinr.nn.modulated import ModulatedConfig, ModulatedSiren
 
-RESUMABLE = ("batch", "inner_steps", "inner_lr", "outer_lr", "second_order")
+RESUMABLE = ("batch", "inner_steps", "inner_lr", "outer_lr", "second_order", "clip")
 
 
 def _scene_spec(text: str) -> str:
@@ -52,6 +53,7 @@ def run_meta_train(args: argparse.Namespace) -> int:
         settings = MetaTraining(
             steps=args.steps, batch=args.batch, inner_steps=args.inner_steps,
             inner_lr=args.inner_lr, outer_lr=args.outer_lr, second_order=not args.first_order,
+            clip=args.clip,
         )  # fmt: skip
     except ValueError as exc:
         raise InputError(str(exc)) from None
@@ -133,6 +135,8 @@ def register(commands) -> None:
                         help=f"inner SGD learning rate ({INNER_LR:g}, the paper's)")  # fmt: skip
     parser.add_argument("--outer-lr", type=float, default=OUTER_LR,
                         help=f"outer Adam learning rate ({OUTER_LR:g}, the paper's)")  # fmt: skip
+    parser.add_argument("--clip", type=float, default=CLIP_NORM,
+                        help=f"outer gradient norm limit ({CLIP_NORM:g})")  # fmt: skip
     parser.add_argument("--first-order", action="store_true",
                         help="do not differentiate through the inner steps")  # fmt: skip
     parser.add_argument("--checkpoint-every", type=int, default=100, help="steps (100)")

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from hsinr.nn.fit import psnr_of_mse
@@ -39,6 +40,8 @@ from hsinr.nn.siren import grid
 INNER_LR = 1e-2
 OUTER_LR = 3e-6
 INNER_STEPS = 3
+CLIP_NORM = 1.0  # outer gradient norm limit
+SPIKE_DB = 10.0  # a step this far below the recent median PSNR is not applied
 
 
 @dataclass
@@ -212,12 +215,13 @@ class MetaTraining:
     inner_lr: float = INNER_LR
     outer_lr: float = OUTER_LR
     second_order: bool = True
+    clip: float = CLIP_NORM
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch < 1 or self.inner_steps < 1:
             raise ValueError("steps, batch and inner steps must be positive")
-        if not (self.inner_lr > 0 and self.outer_lr > 0):
-            raise ValueError("learning rates must be positive")
+        if not (self.inner_lr > 0 and self.outer_lr > 0 and self.clip > 0):
+            raise ValueError("learning rates and the gradient clip must be positive")
 
 
 @dataclass
@@ -229,6 +233,14 @@ class TrainingState:
     optimizer: torch.optim.Adam
     sampler: PatchSampler
     history: list[float] = field(default_factory=list)
+
+
+def _is_spike(psnr: float, history: list[float], window: int = 50) -> bool:
+    """Whether a step's PSNR is an outlier far below the recent ones (its update is
+    skipped, so one bad batch cannot wreck the shared network)."""
+    if len(history) < window:
+        return False
+    return psnr < float(np.median(history[-window:])) - SPIKE_DB
 
 
 def new_state(model: ModulatedSiren, sampler: PatchSampler, settings: MetaTraining):
@@ -259,11 +271,14 @@ def meta_train(
         loss = patch_mse(model(patches.coords, latents), patches).mean()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"meta-training diverged at step {state.step}")
+        psnr = psnr_of_mse(float(loss.detach()))
         state.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        state.optimizer.step()
+        if not _is_spike(psnr, state.history):
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
+            state.optimizer.step()
         state.step += 1
-        state.history.append(psnr_of_mse(float(loss.detach())))
+        state.history.append(psnr)
         bar.update(1)
         if state.step % 10 == 0:
             recent = state.history[-50:]
