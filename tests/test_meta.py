@@ -122,6 +122,13 @@ def test_base_file_round_trips_with_its_hash_and_config(trained_base):
     assert again.training["inner_lr"] == 5.0
 
 
+def test_info_shows_a_base_networks_config_and_hash(trained_base, capsys):
+    assert main(["info", str(trained_base.path), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["hash"] == trained_base.name and facts["latent_dim"] == TINY.latent_dim
+    assert facts["training"]["inner_lr"] == 5.0
+
+
 def test_damaged_base_files_are_refused(trained_base, tmp_path):
     raw = bytearray(trained_base.path.read_bytes())
     raw[-5] ^= 0xFF  # a weight's byte: the content hash no longer matches

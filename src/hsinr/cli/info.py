@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsinr import codecs, container, datasets, metrics
+from hsinr import basenet, codecs, container, datasets, metrics
 from hsinr.cli._common import SCENE_PREFIX, print_table, read_input
 from hsinr.errors import HsinrError
 
@@ -57,7 +57,24 @@ def _is_compressed(spec: str) -> bool:
         return container.is_container(stream.read(len(container.MAGIC)))
 
 
+def base_facts(path: Path) -> dict[str, object]:
+    """The checked configuration, hash and training record of a base network file."""
+    net = basenet.load_base(path)
+    return {"file": str(path), "kind": "base network (meta codec)", "hash": net.name,
+            "sha256": net.digest.hex(), **net.config.as_dict(), "bytes": net.size,
+            "training": net.training}  # fmt: skip
+
+
 def run_info(args: argparse.Namespace) -> int:
+    if args.file.endswith(basenet.SUFFIX):
+        facts = base_facts(Path(args.file))
+        if args.json:
+            print(json.dumps(facts, indent=2))
+        else:
+            shown = {**facts, "bytes": f"{facts['bytes']:,}"}
+            shown["training"] = json.dumps(facts["training"])
+            print_table(list(shown.items()))
+        return 0
     compressed = _is_compressed(args.file)
     facts = compressed_facts(Path(args.file)) if compressed else cube_facts(args.file, args.var)
     if args.json:
@@ -106,7 +123,9 @@ def run_scenes(args: argparse.Namespace) -> int:
 
 def register(commands) -> None:
     info = commands.add_parser("info", help="show what a cube file or a compressed file holds")
-    info.add_argument("file", help="a cube file, scene:NAME, or a compressed .hsinr file")
+    info.add_argument(
+        "file", help="a cube file, scene:NAME, a compressed .hsinr file or an .hsbase file"
+    )
     info.add_argument("--var", help="the variable holding the cube (.mat / .npz)")
     info.add_argument("--json", action="store_true", help="print the facts as JSON")
     info.set_defaults(run=run_info)
