@@ -1,4 +1,5 @@
-"""The one-byte Laplace scale codes the entropy-coded codecs store as side information.
+"""Quantised Laplace models for entropy coding with constriction's ANS coder, and the
+one-byte scale codes the entropy-coded codecs store as side information.
 
 A scale s is stored as ``code = round(8 log2 s) + 128`` (clipped to 0-255), so codes step
 by 2^(1/8) (about 9 %) from 2^-16 to about 2^16; the coder and decoder both use the scale
@@ -10,7 +11,13 @@ the code stands for.
 
 from __future__ import annotations
 
+import struct
+from dataclasses import dataclass
+
+import constriction
 import numpy as np
+
+from hsinr.container import CorruptFileError
 
 MIN_SCALE = 2.0**-15
 
@@ -24,3 +31,70 @@ def scale_code(mean_abs: np.ndarray) -> np.ndarray:
 def scale_of(codes: np.ndarray) -> np.ndarray:
     """The scales the codes stand for."""
     return 2.0 ** ((np.asarray(codes, dtype=np.float64) - 128) / 8)
+
+
+MODEL = struct.Struct("<HB")  # one group's model: centre (symbol units), scale code
+
+
+@dataclass(frozen=True)
+class LaplaceGroups:
+    """One quantised Laplace per group of symbols in [0, 2**bits): its centre (the rounded
+    median) and the code of its scale (the mean absolute deviation from the centre).
+
+    >>> symbols = np.array([3, 4, 4, 5, 100, 101, 99, 100])
+    >>> groups = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    >>> models = LaplaceGroups.fit(symbols, groups, count=2)
+    >>> words = models.encode(symbols, groups, bits=8)
+    >>> models.decode(words, groups, bits=8).tolist() == symbols.tolist()
+    True
+    """
+
+    centres: np.ndarray  # uint16 (count,)
+    codes: np.ndarray  # uint8 (count,)
+
+    @classmethod
+    def fit(cls, symbols: np.ndarray, groups: np.ndarray, count: int) -> LaplaceGroups:
+        centres = np.zeros(count, dtype=np.uint16)
+        spreads = np.zeros(count)
+        for group in range(count):
+            members = symbols[groups == group]
+            if members.size:
+                centres[group] = np.rint(np.median(members))
+                spreads[group] = np.abs(members - float(centres[group])).mean()
+        return cls(centres, scale_code(spreads))
+
+    def pack(self) -> bytes:
+        return b"".join(MODEL.pack(int(c), int(s)) for c, s in zip(self.centres, self.codes,
+                                                                     strict=True))  # fmt: skip
+
+    @classmethod
+    def unpack(cls, data: bytes, count: int, bits: int) -> LaplaceGroups:
+        """The ``count`` models at the start of ``data`` (checked against ``bits``)."""
+        if len(data) < count * MODEL.size:
+            raise CorruptFileError("entropy models run past the end of the payload")
+        table = np.frombuffer(data[: count * MODEL.size], dtype=[("c", "<u2"), ("s", "u1")])
+        if np.any(table["c"] >= 2**bits):
+            raise CorruptFileError("an entropy model's centre lies outside the symbols")
+        return cls(table["c"].astype(np.uint16), table["s"].astype(np.uint8))
+
+    def _model_arrays(self, groups: np.ndarray):
+        groups = np.asarray(groups).reshape(-1)
+        return self.centres.astype(np.float64)[groups], scale_of(self.codes)[groups]
+
+    def encode(self, symbols: np.ndarray, groups: np.ndarray, bits: int) -> np.ndarray:
+        """The ANS words (uint32) of ``symbols``, each under its group's model."""
+        means, scales = self._model_arrays(groups)
+        coder = constriction.stream.stack.AnsCoder()
+        model = constriction.stream.model.QuantizedLaplace(0, 2**bits - 1)
+        coder.encode_reverse(np.asarray(symbols, np.int32).reshape(-1), model, means, scales)
+        return coder.get_compressed().astype("<u4")
+
+    def decode(self, words: np.ndarray, groups: np.ndarray, bits: int) -> np.ndarray:
+        """The symbols of :meth:`encode`, given the same group of each symbol."""
+        means, scales = self._model_arrays(groups)
+        model = constriction.stream.model.QuantizedLaplace(0, 2**bits - 1)
+        try:
+            coder = constriction.stream.stack.AnsCoder(np.asarray(words, dtype=np.uint32))
+            return np.asarray(coder.decode(model, means, scales), dtype=np.int64)
+        except (ValueError, RuntimeError) as exc:
+            raise CorruptFileError(f"entropy-coded data is corrupt: {exc}") from exc

@@ -32,14 +32,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import constriction
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from hsinr import container
 from hsinr.basenet import BaseNetwork, BaseNetworkError, resolve_base
-from hsinr.codecs._laplace import scale_code, scale_of
+from hsinr.codecs._laplace import MODEL, LaplaceGroups
 from hsinr.codecs._layout import CUBE_HEADER, CubeHeader
 from hsinr.cube import Cube
 from hsinr.errors import InputError
@@ -51,7 +50,6 @@ CODEC_ID = 6
 HASH_BYTES = 16
 _TAIL = struct.Struct("<HHBBffI")
 HEADER = struct.Struct(f"<{HASH_BYTES}s{CUBE_HEADER.size}s{_TAIL.size}s")
-_MODEL = struct.Struct("<HB")  # centre (symbol units), Laplace scale code
 SHARED, PER_DIMENSION = 0, 1
 MAX_BITS = 16
 BIT_CHOICES = tuple(range(MAX_BITS, 1, -1))  # tried from fine to coarse for a budget
@@ -78,7 +76,7 @@ class MetaHeader:
 
     @property
     def model_bytes(self) -> int:
-        return _MODEL.size * (1 if self.model == SHARED else self.latent_dim)
+        return MODEL.size * (1 if self.model == SHARED else self.latent_dim)
 
     @property
     def payload_bytes(self) -> int:
@@ -139,51 +137,28 @@ def dequantise(symbols: np.ndarray, low: float, step: float) -> np.ndarray:
     return (np.float32(low) + np.float32(step) * symbols.astype(np.float32)).astype(np.float32)
 
 
-def _laplace_params(symbols: np.ndarray, kind: int) -> tuple[np.ndarray, np.ndarray]:
-    """Centres (M,) and scale codes (M,) of the Laplace model(s) of (B, L) symbols."""
-    columns = symbols.reshape(-1, 1) if kind == SHARED else symbols
-    centres = np.rint(np.median(columns, axis=0)).astype(np.uint16)
-    spread = np.abs(columns - centres.astype(np.int64)).mean(axis=0)
-    return centres, scale_code(spread)
-
-
-def _model_arrays(centres, codes, kind: int, shape: tuple[int, int]):
-    means = (
-        np.broadcast_to(centres.astype(np.float64), shape)
-        if kind == PER_DIMENSION
-        else (np.full(shape, float(centres[0])))
-    )
-    scales = scale_of(codes)
-    scales = np.broadcast_to(scales, shape) if kind == PER_DIMENSION else np.full(shape, scales[0])
-    return np.ascontiguousarray(means).reshape(-1), np.ascontiguousarray(scales).reshape(-1)
+def _groups(shape: tuple[int, int], kind: int) -> tuple[np.ndarray, int]:
+    """Each symbol's model (row-major (patch, dimension) order) and the number of models."""
+    patches, dims = shape
+    if kind == SHARED:
+        return np.zeros(patches * dims, dtype=np.int64), 1
+    return np.tile(np.arange(dims), patches), dims
 
 
 def entropy_code(symbols: np.ndarray, bits: int, kind: int) -> tuple[bytes, np.ndarray]:
     """The side information and the ANS words of (B, L) symbols under model ``kind``."""
-    centres, codes = _laplace_params(symbols, kind)
-    means, scales = _model_arrays(centres, codes, kind, symbols.shape)
-    model = constriction.stream.model.QuantizedLaplace(0, 2**bits - 1)
-    coder = constriction.stream.stack.AnsCoder()
-    coder.encode_reverse(symbols.reshape(-1).astype(np.int32), model, means, scales)
-    side = b"".join(_MODEL.pack(int(c), int(s)) for c, s in zip(centres, codes, strict=True))
-    return side, coder.get_compressed().astype("<u4")
+    groups, count = _groups(symbols.shape, kind)
+    models = LaplaceGroups.fit(symbols.reshape(-1), groups, count)
+    return models.pack(), models.encode(symbols, groups, bits)
 
 
 def entropy_decode(header: MetaHeader, payload: bytes) -> np.ndarray:
     """The (patches, latent_dim) symbols of a checked payload."""
     shape = (header.n_patches, header.latent_dim)
-    side = np.frombuffer(payload[: header.model_bytes], dtype=np.dtype([("c", "<u2"), ("s", "u1")]))
-    centres, codes = side["c"], side["s"]
-    if np.any(centres >= 2**header.bits):
-        raise container.CorruptFileError("meta entropy model has a centre outside the symbols")
-    means, scales = _model_arrays(centres, codes, header.model, shape)
-    words = np.frombuffer(payload[header.model_bytes :], dtype="<u4").astype(np.uint32)
-    model = constriction.stream.model.QuantizedLaplace(0, 2**header.bits - 1)
-    try:
-        symbols = constriction.stream.stack.AnsCoder(words).decode(model, means, scales)
-    except (ValueError, RuntimeError) as exc:
-        raise container.CorruptFileError(f"meta entropy data is corrupt: {exc}") from exc
-    return np.asarray(symbols, dtype=np.int64).reshape(shape)
+    groups, count = _groups(shape, header.model)
+    models = LaplaceGroups.unpack(payload, count, header.bits)
+    words = np.frombuffer(payload[header.model_bytes :], dtype="<u4")
+    return models.decode(words, groups, header.bits).reshape(shape)
 
 
 def amortised_bpppb(file_bytes: int, base_bytes: int, images: int, shape) -> float:
