@@ -40,6 +40,7 @@ from hsinr import container
 from hsinr.basenet import BaseNetwork, BaseNetworkError, resolve_base
 from hsinr.codecs._laplace import MODEL, LaplaceGroups
 from hsinr.codecs._layout import CUBE_HEADER, CubeHeader
+from hsinr.codecs._uniform import dequantise, quantise
 from hsinr.cube import Cube
 from hsinr.errors import InputError
 from hsinr.nn.fit import psnr_of_mse
@@ -121,20 +122,6 @@ class MetaEncoding:
 def file_size(header: MetaHeader) -> int:
     """Exact bytes of a meta file with this header."""
     return container.OVERHEAD + HEADER.size + header.payload_bytes
-
-
-def quantise(latents: np.ndarray, bits: int) -> tuple[np.ndarray, float, float]:
-    """Uniform ``bits``-bit symbols over the latents' range, with (low, step)."""
-    low = np.float32(latents.min())
-    high = np.float32(latents.max())
-    levels = 2**bits - 1
-    step = np.float32((high - low) / levels) if high > low else np.float32(1.0)
-    symbols = np.clip(np.rint((latents - low) / step), 0, levels).astype(np.int32)
-    return symbols, float(low), float(step)
-
-
-def dequantise(symbols: np.ndarray, low: float, step: float) -> np.ndarray:
-    return (np.float32(low) + np.float32(step) * symbols.astype(np.float32)).astype(np.float32)
 
 
 def _groups(shape: tuple[int, int], kind: int) -> tuple[np.ndarray, int]:
