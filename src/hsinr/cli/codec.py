@@ -40,6 +40,8 @@ CODEC_OPTIONS = {
     "target_psnr": "target_psnr",
     "batch_size": "batch_size",
     "bits": "bits",
+    "granularity": "granularity",
+    "qat_iters": "qat_iterations",
     "steps": "steps",
     "base": "base",
 }
@@ -150,9 +152,16 @@ def add_siren_options(parser: argparse.ArgumentParser) -> None:
     siren.add_argument("--max-seconds", type=float, help="stop fitting after this wall time")
     siren.add_argument("--target-psnr", type=float, help="stop fitting at this PSNR (dB)")
     siren.add_argument("--batch-size", type=int, help="random pixels per step (all)")
+    siren.add_argument(
+        "--bits", help="siren: quantise weights to 4-16 bits and entropy-code them, or auto "
+        "(fp16 or 6/8/10/12 bits, whichever fits best); meta: latent bits 2-16 or auto"
+    )  # fmt: skip
+    siren.add_argument("--granularity", choices=("tensor", "channel"),
+                       help="quantiser range per tensor (default) or output channel")  # fmt: skip
+    siren.add_argument("--qat-iters", type=int,
+                       help="quantisation-aware fine-tuning (a tenth of --iters)")  # fmt: skip
     meta = parser.add_argument_group("meta codec")
     meta.add_argument("--base", help="base network file (default: the one shipped with hsinr)")
-    meta.add_argument("--bits", help="latent bits, 2-16, or auto: most within --bpppb (auto)")
     meta.add_argument("--steps", type=int, help="inner SGD steps per patch (the base's)")
 
 

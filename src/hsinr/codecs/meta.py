@@ -135,7 +135,7 @@ def _groups(shape: tuple[int, int], kind: int) -> tuple[np.ndarray, int]:
 def entropy_code(symbols: np.ndarray, bits: int, kind: int) -> tuple[bytes, np.ndarray]:
     """The side information and the ANS words of (B, L) symbols under model ``kind``."""
     groups, count = _groups(symbols.shape, kind)
-    models = LaplaceGroups.fit(symbols.reshape(-1), groups, count)
+    models = LaplaceGroups.fit(symbols.reshape(-1), groups, count, bits)
     return models.pack(), models.encode(symbols, groups, bits)
 
 

@@ -18,25 +18,36 @@ paper's Table I fields, what exact decoding needs, and the weights in fp32 or fp
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 import struct
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from hsinr import container
+from hsinr.codecs._weights import body_size, decode_weights, encode_weights, group_count
 from hsinr.cube import Cube, Normalisation
 from hsinr.errors import InputError
-from hsinr.nn.fit import FitResult, fit
+from hsinr.nn.fit import FitResult, fit, full_mse, psnr_of_mse
+from hsinr.nn.qat import quantisation_aware
 from hsinr.nn.search import Arch, Trial
 from hsinr.nn.search import search as search_architectures
 from hsinr.nn.siren import Siren, grid
 
 CODEC_ID = 1
 HEADER = struct.Struct("<HHHBBBBdd")
+QUANTISED = struct.Struct("<BBI")  # bits, granularity, ANS words: after HEADER when flag Q
 FLAG_FP16 = 0x01
+FLAG_QUANTISED = 0x02
+GRANULARITY_CODES = {"tensor": 0, "channel": 1}
+BIT_CHOICES = (6, 8, 10, 12)  # quantised widths tried by bits="auto" (beside fp16)
+MIN_BITS, MAX_BITS = 4, 16
+EXTRA_BITS = 0.4  # coded bits per weight above b, at worst (uniform weights; measured)
 PRECISIONS = {32: np.dtype("<f4"), 16: np.dtype("<f2")}
 MIN_WIDTH = 4
 MAX_SIDE = 0xFFFF
@@ -55,10 +66,14 @@ class SirenEncoding:
     precision: int
     fit: FitResult
     trials: list[Trial] = field(default_factory=list)
+    storage: Storage | None = None
 
 
 @dataclass(frozen=True)
 class SirenHeader:
+    """The header fields; ``bits`` > 0 means quantised, entropy-coded weights (``per``
+    tensor or channel, ``words`` ANS words), else fp32 / fp16 by ``precision``."""
+
     width: int
     height: int
     bands: int
@@ -66,40 +81,114 @@ class SirenHeader:
     precision: int
     dtype: np.dtype
     scale: Normalisation
+    bits: int = 0
+    per: str = "tensor"
+    words: int = 0
 
     @property
     def shape(self) -> tuple[int, int, int]:
         return (self.height, self.width, self.bands)
 
+    @property
+    def quantised(self) -> bool:
+        return self.bits > 0
+
+    def payload_size(self) -> int:
+        """Exact payload bytes this header implies."""
+        if self.quantised:
+            groups = group_count(weight_shapes(self.arch, self.bands), self.per)
+            return body_size(groups, self.words)
+        return self.arch.param_count(self.bands) * PRECISIONS[self.precision].itemsize
+
     def pack(self) -> bytes:
-        flags = FLAG_FP16 if self.precision == 16 else 0
-        return HEADER.pack(
+        flags = FLAG_QUANTISED if self.quantised else FLAG_FP16 if self.precision == 16 else 0
+        fixed = HEADER.pack(
             self.width, self.height, self.bands, *self.arch, flags,
             container.dtype_code(self.dtype), self.scale.minimum, self.scale.maximum,
         )  # fmt: skip
+        if not self.quantised:
+            return fixed
+        return fixed + QUANTISED.pack(self.bits, GRANULARITY_CODES[self.per], self.words)
 
     @classmethod
     def unpack(cls, header: bytes) -> SirenHeader:
-        if len(header) != HEADER.size:
+        if len(header) not in (HEADER.size, HEADER.size + QUANTISED.size):
             raise container.CorruptFileError(
-                f"siren header is {len(header)} bytes, expected {HEADER.size}"
+                f"siren header is {len(header)} bytes, expected {HEADER.size} or "
+                f"{HEADER.size + QUANTISED.size}"
             )
-        width, height, bands, n_h, w_h, flags, code, low, high = HEADER.unpack(header)
+        width, height, bands, n_h, w_h, flags, code, low, high = HEADER.unpack_from(header)
         if min(width, height, bands, n_h, w_h) < 1:
             raise container.CorruptFileError("siren header holds a zero size")
-        if flags & ~FLAG_FP16:
-            raise container.CorruptFileError(f"siren header has unknown flags {flags:#x}")
+        if flags not in (0, FLAG_FP16, FLAG_QUANTISED):
+            raise container.CorruptFileError(f"siren header has invalid flags {flags:#x}")
+        if (flags == FLAG_QUANTISED) != (len(header) > HEADER.size):
+            raise container.CorruptFileError("siren header length disagrees with its flags")
         if not (math.isfinite(low) and math.isfinite(high) and low <= high):
             raise container.CorruptFileError("siren header holds an invalid value range")
-        return cls(
+        base = cls(
             width, height, bands, Arch(n_h, w_h), 16 if flags & FLAG_FP16 else 32,
             container.dtype_from_code(code), Normalisation(low, high),
         )  # fmt: skip
+        if flags != FLAG_QUANTISED:
+            return base
+        bits, granularity, words = QUANTISED.unpack_from(header, HEADER.size)
+        pers = {code: name for name, code in GRANULARITY_CODES.items()}
+        if not MIN_BITS <= bits <= MAX_BITS or granularity not in pers:
+            raise container.CorruptFileError("siren header holds invalid quantiser settings")
+        return replace(base, bits=bits, per=pers[granularity], words=words)
+
+
+def weight_shapes(arch: Arch, bands: int) -> list[tuple[int, ...]]:
+    """Shapes of the network's tensors in file order."""
+    shapes: list[tuple[int, ...]] = []
+    inputs = 2
+    for _ in range(arch.hidden_layers):
+        shapes += [(arch.width, inputs), (arch.width,)]
+        inputs = arch.width
+    return [*shapes, (bands, arch.width), (bands,)]
+
+
+@dataclass(frozen=True)
+class Storage:
+    """How the weights are stored: fp32 / fp16 (``bits`` 0), or quantised to ``bits`` bits
+    per tensor or per output channel (``per``) and entropy-coded."""
+
+    precision: int = 32
+    bits: int = 0
+    per: str = "tensor"
+
+    def __str__(self) -> str:
+        return f"{self.bits}-bit per-{self.per}" if self.bits else f"fp{self.precision}"
+
+    @classmethod
+    def of(cls, value: int | Storage) -> Storage:
+        return value if isinstance(value, Storage) else cls(precision=value)
+
+    def file_size(self, shape: tuple[int, int, int], arch: Arch) -> float:
+        """Bytes of the file: exact for fp32 / fp16; for quantised weights an estimate that
+        assumes ``bits + EXTRA_BITS`` per weight, what near-uniform weights cost."""
+        params = arch.param_count(shape[2])
+        if not self.bits:
+            return container.OVERHEAD + HEADER.size + params * PRECISIONS[self.precision].itemsize
+        groups = group_count(weight_shapes(arch, shape[2]), self.per)
+        fixed = container.OVERHEAD + HEADER.size + QUANTISED.size + body_size(groups, 0)
+        return fixed + params * (self.bits + EXTRA_BITS) / 8
 
 
 def _check_shape(shape: tuple[int, int, int]) -> None:
     if max(shape) > MAX_SIDE:
         raise InputError(f"the siren codec stores sizes as 16 bits: {shape} exceeds {MAX_SIDE}")
+
+
+def _check_bits(bits: int | str) -> int:
+    try:
+        value = int(bits)
+    except (TypeError, ValueError):
+        raise InputError(f"bits must be auto or {MIN_BITS}-{MAX_BITS}, not {bits!r}") from None
+    if not MIN_BITS <= value <= MAX_BITS:
+        raise InputError(f"bits must be auto or {MIN_BITS}-{MAX_BITS}, not {value}")
+    return value
 
 
 def _check_arch(arch: Arch) -> None:
@@ -120,42 +209,44 @@ class SirenCodec:
     # -- rate arithmetic ---------------------------------------------------------------
     @staticmethod
     def file_size(shape: tuple[int, int, int], arch: Arch, precision: int) -> int:
-        """Exact bytes of the file for a cube of ``shape`` coded with ``arch``."""
-        weight_bytes = PRECISIONS[precision].itemsize
-        return container.OVERHEAD + HEADER.size + arch.param_count(shape[2]) * weight_bytes
+        """Exact bytes of the file for a cube of ``shape`` coded with ``arch`` in fp32 / fp16."""
+        return int(Storage(precision).file_size(shape, arch))
 
-    def bpppb_of(self, shape: tuple[int, int, int], arch: Arch, precision: int) -> float:
+    def bpppb_of(self, shape: tuple[int, int, int], arch: Arch, storage: int | Storage) -> float:
+        """The rate of ``arch`` stored as ``storage`` (a precision, 32 or 16, or a
+        :class:`Storage`; estimated for quantised weights)."""
         height, width, bands = shape
-        return 8 * self.file_size(shape, arch, precision) / (height * width * bands)
+        return 8 * Storage.of(storage).file_size(shape, arch) / (height * width * bands)
 
-    def widest(self, shape, hidden_layers: int, budget_bytes: float, precision: int) -> Arch | None:
+    def widest(self, shape, hidden_layers: int, budget_bytes: float, storage) -> Arch | None:
         """The widest network of ``hidden_layers`` whose file fits ``budget_bytes``."""
+        storage = Storage.of(storage)
         best = None
         for width in range(MIN_WIDTH, MAX_LAYER_SIZE + 1):
-            if self.file_size(shape, Arch(hidden_layers, width), precision) > budget_bytes:
+            if storage.file_size(shape, Arch(hidden_layers, width)) > budget_bytes:
                 break
             best = Arch(hidden_layers, width)
         return best
 
-    def candidates(self, shape, bpppb: float, precision: int, depths=SEARCH_DEPTHS) -> list[Arch]:
+    def candidates(self, shape, bpppb: float, storage, depths=SEARCH_DEPTHS) -> list[Arch]:
         """For each depth, the widest network that fits the budget."""
         budget = bpppb * shape[0] * shape[1] * shape[2] / 8
-        found = [self.widest(shape, depth, budget, precision) for depth in depths]
+        found = [self.widest(shape, depth, budget, storage) for depth in depths]
         return [arch for arch in found if arch is not None]
 
-    def min_bpppb(self, shape: tuple[int, int, int], precision: int) -> float:
+    def min_bpppb(self, shape: tuple[int, int, int], storage) -> float:
         """The rate of the smallest network (1 layer of ``MIN_WIDTH``) for this cube."""
-        return self.bpppb_of(shape, Arch(1, MIN_WIDTH), precision)
+        return self.bpppb_of(shape, Arch(1, MIN_WIDTH), storage)
 
-    def default_arch(self, shape, bpppb: float, precision: int) -> Arch:
+    def default_arch(self, shape, bpppb: float, storage) -> Arch:
         """The deepest candidate at least three times as wide as it is deep (else the
         shallowest): deep-and-narrow as the paper's picks, without a search."""
-        found = self.candidates(shape, bpppb, precision, depths=range(1, 41))
+        found = self.candidates(shape, bpppb, storage, depths=range(1, 41))
         if not found:
             raise InputError(
                 f"{bpppb:g} bpppb is too small for any SIREN on a {shape[0]} x {shape[1]} x "
-                f"{shape[2]} cube at {precision} bits: the minimum is "
-                f"{self.min_bpppb(shape, precision):.4g} bpppb"
+                f"{shape[2]} cube with {Storage.of(storage)} weights: the minimum is "
+                f"{self.min_bpppb(shape, storage):.4g} bpppb"
             )
         balanced = [arch for arch in found if arch.width >= 3 * arch.hidden_layers]
         return balanced[-1] if balanced else found[0]
@@ -171,6 +262,9 @@ class SirenCodec:
         *,
         bpppb: float | None = None,
         precision: int = 32,
+        bits: int | str | None = None,
+        granularity: str = "tensor",
+        qat_iterations: int | None = None,
         arch: Arch | str | tuple[int, int] | None = None,
         search: bool = False,
         iterations: int = 2000,
@@ -186,62 +280,139 @@ class SirenCodec:
     ) -> SirenEncoding:
         """Fit a SIREN to ``cube`` within ``bpppb`` and pack it.
 
+        Weights are stored in fp``precision``, or with ``bits`` (4-16) quantised per
+        tensor or per output channel (``granularity``) and entropy-coded, after
+        ``qat_iterations`` of quantisation-aware fine-tuning (taken out of
+        ``iterations``; a tenth by default). ``bits="auto"`` fits each candidate
+        (fp16 and 6 / 8 / 10 / 12 bits, each with its default network) for
+        ``search_iterations`` and keeps the best within the budget.
+
         The network is ``arch`` when given, the best of a brief search over the networks
         that fit the budget with ``search=True``, else :meth:`default_arch`.
         """
         if precision not in PRECISIONS:
             raise InputError(f"precision must be 16 or 32 bits, not {precision}")
+        if granularity not in GRANULARITY_CODES:
+            raise InputError(f"granularity must be tensor or channel, not {granularity!r}")
         _check_shape(cube.shape)
         if arch is None and bpppb is None:
             raise InputError("give a bit budget (bpppb) or an architecture")
         if bpppb is not None and bpppb <= 0:
             raise InputError(f"the bit budget must be positive, not {bpppb}")
+        if bits == "auto" and (bpppb is None or arch is not None or search):
+            raise InputError("bits=auto chooses the network for a budget: give bpppb only")
+        storage = Storage(precision) if bits is None else Storage(16, 0)
+        if bits not in (None, "auto"):
+            storage = Storage(precision, _check_bits(bits), granularity)
         coords, targets, scale = self._training_data(cube, device)
+        fit_options = {"lr": lr, "batch_size": batch_size}
         trials: list[Trial] = []
         model = None
-        if arch is not None:
+        if bits == "auto":
+            trials = self._storage_trials(
+                cube.shape, bpppb, granularity, coords, targets, search_iterations, seed,
+                progress, fit_options,
+            )  # fmt: skip
+            storage, arch, model = trials[0].storage, trials[0].arch, trials[0].model
+        elif arch is not None:
             arch = Arch.parse(arch) if isinstance(arch, str) else Arch(*arch)
             _check_arch(arch)
-            needed = self.bpppb_of(cube.shape, arch, precision)
+            needed = self.bpppb_of(cube.shape, arch, storage)
             if bpppb is not None and needed > bpppb * (1 + 1e-9):
                 raise InputError(
                     f"architecture {arch} needs {needed:.4g} "
-                    f"bpppb at {precision} bits, over the budget of {bpppb:g}"
+                    f"bpppb with {storage} weights, over the budget of {bpppb:g}"
                 )
         elif search:
-            candidates = self.candidates(cube.shape, bpppb, precision)
+            candidates = self.candidates(cube.shape, bpppb, storage)
             if not candidates:
-                self.default_arch(cube.shape, bpppb, precision)  # raises the minimum-rate error
+                self.default_arch(cube.shape, bpppb, storage)  # raises the minimum-rate error
             trials = search_architectures(
                 candidates, coords, targets,
-                bpppb_of={a: self.bpppb_of(cube.shape, a, precision) for a in candidates},
-                iterations=search_iterations, lr=lr, seed=seed, progress=progress,
-                batch_size=batch_size,
+                bpppb_of={a: self.bpppb_of(cube.shape, a, storage) for a in candidates},
+                iterations=search_iterations, seed=seed, progress=progress, **fit_options,
             )  # fmt: skip
             arch, model = trials[0].arch, trials[0].model
         else:
-            arch = self.default_arch(cube.shape, bpppb, precision)
+            arch = self.default_arch(cube.shape, bpppb, storage)
         if model is None:
             torch.manual_seed(seed)
             model = Siren(arch.hidden_layers, arch.width, cube.bands).to(device)
+        qat = (
+            0
+            if not storage.bits
+            else (iterations // 10 if qat_iterations is None else min(qat_iterations, iterations))
+        )
         generator = torch.Generator().manual_seed(seed)
         result = fit(
-            model, coords, targets, iterations=iterations, lr=lr, schedule=schedule,
-            max_seconds=max_seconds, target_psnr=target_psnr, batch_size=batch_size,
-            generator=generator, progress=progress, description=f"fitting {arch}",
+            model, coords, targets, iterations=iterations - qat, schedule=schedule,
+            max_seconds=max_seconds, target_psnr=target_psnr, generator=generator,
+            progress=progress, description=f"fitting {arch}", **fit_options,
         )  # fmt: skip
+        if qat:
+            with quantisation_aware(model, storage.bits, storage.per):
+                fit(model, coords, targets, iterations=qat, generator=generator,
+                    progress=progress, description=f"{storage} fine-tuning",
+                    **fit_options)  # fmt: skip
         header = SirenHeader(
-            cube.width, cube.height, cube.bands, arch, precision, cube.dtype, scale
+            cube.width, cube.height, cube.bands, arch, storage.precision, cube.dtype, scale
         )
-        weights = model.to_flat().astype(PRECISIONS[precision])
-        if not np.all(np.isfinite(weights)):
-            raise InputError(
-                f"the fitted weights do not fit in fp{precision} (overflow); use --precision 32"
-            )
-        data = container.pack(CODEC_ID, header.pack(), weights.tobytes())
+        data = self._pack(header, model, storage, bpppb, cube.shape)
         for trial in trials:
             trial.model = None  # free the candidates
-        return SirenEncoding(data, arch, precision, result, trials)
+        return SirenEncoding(data, arch, storage.precision, result, trials, storage)
+
+    def _pack(self, header: SirenHeader, model: Siren, storage: Storage, bpppb, shape) -> bytes:
+        """The file; quantised weights fall back to fewer bits if the estimate overshot."""
+        if not storage.bits:
+            weights = model.to_flat().astype(PRECISIONS[storage.precision])
+            if not np.all(np.isfinite(weights)):
+                raise InputError(
+                    f"the fitted weights do not fit in fp{storage.precision} (overflow); "
+                    "use --precision 32"
+                )
+            return container.pack(CODEC_ID, header.pack(), weights.tobytes())
+        tensors = [t.detach().cpu().numpy() for t in model.ordered_parameters()]
+        budget = None if bpppb is None else bpppb * float(np.prod(shape)) / 8
+        for bits in range(storage.bits, MIN_BITS - 1, -1):
+            body, words = encode_weights(tensors, bits, storage.per)
+            quantised = replace(header, bits=bits, per=storage.per, words=words)
+            data = container.pack(CODEC_ID, quantised.pack(), body)
+            if budget is None or len(data) <= budget:
+                return data
+        raise InputError(
+            f"the {header.arch} network does not fit {bpppb:g} bpppb even at {MIN_BITS} bits"
+        )
+
+    def _storage_trials(self, shape, bpppb, per, coords, targets, iterations, seed, progress,
+                        fit_options) -> list[Trial]:  # fmt: skip
+        """Brief fits of fp16 and each quantised width with its default network; the
+        trials that fit the budget, best PSNR (of the stored weights) first."""
+        options = [Storage(16)] + [Storage(16, bits, per) for bits in BIT_CHOICES]
+        trials = []  # every packed trial fits the budget: _pack falls back to fewer bits
+        for storage in tqdm(options, desc="bits search", disable=not progress, leave=False):
+            try:
+                arch = self.default_arch(shape, bpppb, storage)
+            except InputError:
+                continue
+            torch.manual_seed(seed)
+            model = Siren(arch.hidden_layers, arch.width, shape[2]).to(coords.device)
+            started = time.perf_counter()
+            fit(model, coords, targets, iterations=iterations, progress=False, **fit_options)
+            header = SirenHeader(shape[1], shape[0], shape[2], arch, 16, np.dtype("f4"),
+                                 Normalisation(0, 1))  # fmt: skip
+            try:
+                data = self._pack(header, model, storage, bpppb, shape)
+            except InputError:
+                continue
+            stored = copy.deepcopy(model)
+            stored.load_flat(self._weights(*self.read_header(data)))
+            psnr = psnr_of_mse(full_mse(stored, coords, targets))
+            trials.append(Trial(arch, arch.param_count(shape[2]), 8 * len(data) / np.prod(shape),
+                                psnr, time.perf_counter() - started, model, storage))  # fmt: skip
+        if not trials:
+            self.default_arch(shape, bpppb, Storage(16))  # raises the minimum-rate error
+        return sorted(trials, key=lambda trial: trial.psnr, reverse=True)
 
     # ``encode`` takes exactly the options of ``compress``: say so to option checking.
     encode.__signature__ = inspect.signature(compress)  # type: ignore[attr-defined]
@@ -261,25 +432,39 @@ class SirenCodec:
         if frame.codec_id != CODEC_ID:
             raise container.CorruptFileError(f"not a siren file (codec id {frame.codec_id})")
         header = SirenHeader.unpack(frame.header)
-        expected = header.arch.param_count(header.bands) * PRECISIONS[header.precision].itemsize
+        expected = header.payload_size()
         if len(frame.payload) != expected:
             raise container.CorruptFileError(
                 f"siren payload is {len(frame.payload)} bytes, the header implies {expected}"
             )
         return header, frame.payload
 
+    @staticmethod
+    def _weights(header: SirenHeader, payload: bytes) -> np.ndarray:
+        """All parameters in file order, float32, from a checked payload."""
+        if not header.quantised:
+            return np.frombuffer(payload, dtype=PRECISIONS[header.precision]).astype(np.float32)
+        shapes = weight_shapes(header.arch, header.bands)
+        tensors = decode_weights(payload, shapes, header.bits, header.per, header.words)
+        return np.concatenate([tensor.reshape(-1) for tensor in tensors])
+
     def describe(self, data: bytes) -> dict[str, object]:
         """The checked header's fields, as plain values (for ``hsinr info``)."""
         header, _ = self.read_header(data)
-        return {
+        facts: dict[str, object] = {
             "shape": list(header.shape),
             "dtype": str(header.dtype),
             "min": header.scale.minimum,
             "max": header.scale.maximum,
             "arch": str(header.arch),
             "params": header.arch.param_count(header.bands),
-            "precision_bits": header.precision,
+            "weights": str(Storage(header.precision, header.bits, header.per)),
         }
+        if header.quantised:
+            facts.update(bits=header.bits, granularity=header.per, entropy_words=header.words)
+        else:
+            facts["precision_bits"] = header.precision
+        return facts
 
     def decode(
         self,
@@ -309,7 +494,7 @@ class SirenCodec:
                 f"the file asks for {len(row_ids)} x {len(col_ids)} x {len(band_ids)} decoded "
                 f"values, over the limit of {MAX_DECODE_VALUES:,}; decode a window instead"
             )
-        weights = np.frombuffer(payload, dtype=PRECISIONS[header.precision]).astype(np.float32)
+        weights = self._weights(header, payload)
         model = Siren(header.arch.hidden_layers, header.arch.width, header.bands)
         model.load_flat(weights)
         model.to(device).eval()

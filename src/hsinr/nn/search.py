@@ -50,6 +50,7 @@ class Trial:
     psnr: float
     seconds: float
     model: Siren | None = None
+    storage: object = None  # how the weights were stored, when that was searched too
 
 
 def search(
