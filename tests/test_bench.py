@@ -61,3 +61,18 @@ def test_option_parsing():
         parse_options(["siren-iterations"])
     with pytest.raises(InputError, match="unknown codec"):
         parse_options(["zip.level=9"])
+
+
+def test_variants_of_one_codec_run_side_by_side(tmp_path):
+    rows = bench.run(
+        ["pavia_university"], ["pca-dct", "pca-dct:components=2"], [0.5], tmp_path,
+        progress=False,
+    )  # fmt: skip
+    by_codec = {row["codec"]: row for row in rows}
+    assert set(by_codec) == {"pca-dct", "pca-dct:components=2"}
+    assert by_codec["pca-dct:components=2"]["details"]["components"] == 2
+    assert by_codec["pca-dct"]["psnr"] > by_codec["pca-dct:components=2"]["psnr"]
+    with pytest.raises(InputError, match="unknown codec"):
+        bench.parse_spec("zip:level=9")
+    with pytest.raises(InputError, match="not KEY=VALUE"):
+        bench.parse_spec("siren:bits")

@@ -5,6 +5,6 @@
 """
 
 from hsinr.bench.report import write_all
-from hsinr.bench.run import Job, environment, latest, read_log, run
+from hsinr.bench.run import Job, environment, latest, parse_spec, read_log, run
 
-__all__ = ["Job", "environment", "latest", "read_log", "run", "write_all"]
+__all__ = ["Job", "environment", "latest", "parse_spec", "read_log", "run", "write_all"]

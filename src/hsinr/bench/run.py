@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from hsinr import codecs, datasets, metrics
 from hsinr.cube import Cube
+from hsinr.errors import InputError
 
 LOG_NAME = "results.jsonl"
 
@@ -85,6 +86,27 @@ def _append(folder: Path, row: Mapping[str, object]) -> None:
         os.fsync(stream.fileno())
 
 
+def parse_spec(spec: str) -> tuple[str, dict[str, object]]:
+    """A codec, optionally a variant of it: ``"siren:bits=8,precision=16"`` ->
+    ``("siren", {"bits": 8, "precision": 16})`` (values read as JSON where they parse).
+
+    >>> parse_spec("siren:bits=auto,iterations=500")
+    ('siren', {'bits': 'auto', 'iterations': 500})
+    """
+    name, _, rest = spec.partition(":")
+    options: dict[str, object] = {}
+    for item in filter(None, rest.split(",")):
+        key, equals, text = item.partition("=")
+        if not (key and equals):
+            raise InputError(f"codec variant {spec!r}: {item!r} is not KEY=VALUE")
+        try:
+            options[key] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key] = text
+    codecs.get(name)  # an unknown codec fails here, before any work
+    return name, options
+
+
 def run_job(job: Job, cube: Cube, device: str) -> dict[str, object]:
     """Encode, decode and measure one job; the result row (with ``error`` on failure)."""
     row: dict[str, object] = {
@@ -98,11 +120,13 @@ def run_job(job: Job, cube: Cube, device: str) -> dict[str, object]:
         "key": job.key,
     }
     try:
-        codec = codecs.get(job.codec)
+        name, variant = parse_spec(job.codec)
+        codec = codecs.get(name)
         started = time.perf_counter()
         data = codecs.encode(
-            codec, cube, bpppb=job.target_bpppb, device=device, progress=False, **dict(job.options)
-        )
+            codec, cube, bpppb=job.target_bpppb, device=device, progress=False,
+            **{**variant, **dict(job.options)},
+        )  # fmt: skip
         encode_s = time.perf_counter() - started
         started = time.perf_counter()
         decoded = codecs.decode(data, device=device)
@@ -125,7 +149,7 @@ def run_job(job: Job, cube: Cube, device: str) -> dict[str, object]:
 
 def run(
     scenes: Sequence[str],
-    codec_names: Sequence[str],
+    codec_names: Sequence[str],  # codec names, or variants "NAME:KEY=VALUE,..."
     rates: Sequence[float],
     out: Path,
     *,
@@ -137,9 +161,9 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     options = options or {}
     jobs = [
-        Job(scene, name, float(rate), tuple(sorted(options.get(name, {}).items())))
+        Job(scene, spec, float(rate), tuple(sorted(options.get(parse_spec(spec)[0], {}).items())))
         for scene in scenes
-        for name in codec_names
+        for spec in codec_names
         for rate in rates
     ]
     done = {row["key"] for row in read_log(out) if not row.get("error")}

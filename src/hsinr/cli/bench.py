@@ -35,8 +35,8 @@ def run_bench(args: argparse.Namespace) -> int:
     torch_device(args.device)
     for name in args.scenes:
         datasets.scene(name)  # unknown names fail before any work
-    for name in args.codecs:
-        codecs.get(name)
+    for spec in args.codecs:
+        bench.parse_spec(spec)
     out = Path(args.out)
     rows = bench.run(
         args.scenes, args.codecs, args.bpppb, out,
@@ -53,7 +53,10 @@ def run_bench(args: argparse.Namespace) -> int:
 def register(commands) -> None:
     parser = commands.add_parser("bench", help="rate-distortion benchmark of codecs on scenes")
     parser.add_argument("--scenes", nargs="+", default=list(datasets.SCENE_NAMES))
-    parser.add_argument("--codecs", nargs="+", default=codecs.names(), choices=codecs.names())
+    parser.add_argument(
+        "--codecs", nargs="+", default=codecs.names(), metavar="CODEC[:KEY=VALUE,...]",
+        help=f"codecs ({', '.join(codecs.names())}), or variants such as siren:bits=8",
+    )  # fmt: skip
     parser.add_argument("--bpppb", nargs="+", type=float, default=[0.05, 0.1, 0.2, 0.5])
     parser.add_argument("--out", required=True, help="folder for the results (resumable)")
     parser.add_argument(
