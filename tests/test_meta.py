@@ -293,3 +293,15 @@ def test_an_outlier_step_is_not_applied_but_ordinary_ones_are():
     calm = [20.0] * 50
     assert _is_spike(5.0, calm) and not _is_spike(15.0, calm)
     assert not _is_spike(-30.0, calm[:10])  # too little history to judge
+
+
+def test_the_shipped_base_network_works_out_of_the_box():
+    net = basenet.resolve_base(None)
+    assert net.path == basenet.shipped_base_path() and net.config.bands == 200
+    assert net.training["command"].startswith("hsinr meta-train --scenes")
+    cube = datasets.sample()
+    data = codecs.get("meta").encode(cube, bits=8, progress=False)
+    assert codecs.get("meta").describe(data)["base"] == net.name
+    decoded = codecs.decode(data)  # no base named: the shipped one
+    assert metrics.psnr(cube, decoded) > 18.0
+    assert metrics.bpppb(len(data), cube.shape) < 0.01
