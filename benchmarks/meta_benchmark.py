@@ -75,14 +75,18 @@ def run(args) -> list[dict]:
                 for steps in args.steps:
                     row = {"scene": scene, "codec": "meta", "base": f"{label} {net.name[:8]}",
                            "setting": f"{bits} bits, {steps} steps"}  # fmt: skip
-                    row.update(measure(cube, "meta", bits=bits, steps=steps, base=net,
-                                       decode_base=net))  # fmt: skip
-                    row["amortised_bpppb"] = amortised_bpppb(
-                        row["bytes"], net.size, args.images, cube.shape
-                    )
+                    try:
+                        row.update(measure(cube, "meta", bits=bits, steps=steps, base=net,
+                                           decode_base=net))  # fmt: skip
+                    except HsinrError as exc:
+                        row["error"] = str(exc)
+                    else:
+                        row["amortised_bpppb"] = amortised_bpppb(
+                            row["bytes"], net.size, args.images, cube.shape
+                        )
                     rows.append(row)
                     if label == "in-set" and bits == 8 and meta_rate is None:
-                        meta_rate = row["bpppb"]
+                        meta_rate = row.get("bpppb")
                     print(json.dumps(row), flush=True)
         comparisons = [("pca-jpeg2000", meta_rate, {})]
         siren_min = SirenCodec().min_bpppb(cube.shape, 16)
