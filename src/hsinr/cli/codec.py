@@ -44,6 +44,8 @@ CODEC_OPTIONS = {
     "qat_iters": "qat_iterations",
     "steps": "steps",
     "base": "base",
+    "components": "components",
+    "deadzone": "deadzone",
 }
 
 
@@ -51,7 +53,7 @@ def codec_options(args: argparse.Namespace) -> dict[str, object]:
     options = {
         option: getattr(args, flag)
         for flag, option in CODEC_OPTIONS.items()
-        if getattr(args, flag) not in (None, False)
+        if getattr(args, flag) is not None and getattr(args, flag) is not False
     }
     options.update(seed=args.seed, device=args.device, progress=not args.quiet)
     return options
@@ -143,7 +145,10 @@ def add_siren_options(parser: argparse.ArgumentParser) -> None:
     how = siren.add_mutually_exclusive_group()
     how.add_argument("--arch", help="network as LAYERSxWIDTH, e.g. 6x32")
     how.add_argument("--search", action="store_true", help="search the networks that fit")
-    siren.add_argument("--iters", type=int, help="fitting iterations (2000)")
+    siren.add_argument(
+        "--iters", type=int,
+        help="fitting iterations (siren 2000); latent: rate-distortion training (0 = none)",
+    )  # fmt: skip
     siren.add_argument("--search-iters", type=int, help="iterations per searched network (300)")
     siren.add_argument(
         "--lr", type=float, help="learning rate: siren Adam (2e-4); meta inner SGD (the base's)"
@@ -163,6 +168,10 @@ def add_siren_options(parser: argparse.ArgumentParser) -> None:
     meta = parser.add_argument_group("meta codec")
     meta.add_argument("--base", help="base network file (default: the one shipped with hsinr)")
     meta.add_argument("--steps", type=int, help="inner SGD steps per patch (the base's)")
+    latent = parser.add_argument_group("latent codec")
+    latent.add_argument("--components", type=int, help="spectral components k (searched)")
+    latent.add_argument("--deadzone", type=float,
+                        help="latents below this many steps round to 0 (0.6)")  # fmt: skip
 
 
 def register(commands) -> None:

@@ -2,7 +2,7 @@
 
 >>> from hsinr import codecs
 >>> codecs.names()
-['siren', 'jpeg', 'jpeg2000', 'pca-dct', 'pca-jpeg2000', 'meta']
+['siren', 'jpeg', 'jpeg2000', 'pca-dct', 'pca-jpeg2000', 'meta', 'latent']
 >>> codec = codecs.get("siren")            # encode(cube, bpppb=...) -> bytes
 >>> # cube = codecs.decode(data)            # any hsinr file, whichever codec wrote it
 
@@ -19,6 +19,7 @@ from hsinr import container
 from hsinr._options import check_options, keyword_names
 from hsinr.codecs.jpeg import JpegCodec
 from hsinr.codecs.jpeg2000 import Jpeg2000Codec
+from hsinr.codecs.latent import LatentCodec
 from hsinr.codecs.meta import MetaCodec
 from hsinr.codecs.pca_dct import PcaDctCodec
 from hsinr.codecs.pca_jpeg2000 import PcaJpeg2000Codec
@@ -44,7 +45,8 @@ class Codec(Protocol):
 
 _REGISTRY: dict[str, type] = {
     codec.name: codec
-    for codec in (SirenCodec, JpegCodec, Jpeg2000Codec, PcaDctCodec, PcaJpeg2000Codec, MetaCodec)
+    for codec in (SirenCodec, JpegCodec, Jpeg2000Codec, PcaDctCodec, PcaJpeg2000Codec, MetaCodec,
+                  LatentCodec)
 }
 
 

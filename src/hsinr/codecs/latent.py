@@ -1,0 +1,371 @@
+"""Codec ``latent``: wavelet latents and a learned spectral basis, trained for rate and
+distortion together (hsinr's flagship rate-distortion codec).
+
+Decoder: ``spectra = (q * W^-1(y)) @ B + m`` where ``y`` are k integer latent images in
+the CDF 9/7 wavelet domain (``_wavelet``), ``W^-1`` the wavelet synthesis, and the basis
+``B`` (k x C) and mean ``m`` are stored as integers times one step per row (a row's
+first differences along the bands are what is coded). Every integer is entropy coded
+with constriction's ANS coder under a zero-centred quantised Laplace: one scale per
+component and subband for the latents, one per row for the basis.
+
+Encoder: the KLT gives the first basis and the latents' starting values (analysis of the
+component images); k and q are searched to fit the budget (rate control by bisection on
+q, equivalently on lambda = q^2 ln2 / 6); then ``iterations`` of rate-distortion training
+(``hsinr.nn.latent``) move latents, basis and mean jointly, and q is bisected again
+around the first choice so that the trained file fits the budget.
+
+Basis steps: row r is quantised with step ``q * rho_r / sqrt(H W)``, ``rho_r`` the
+reciprocal RMS of that row's coefficient (1 for the mean): the high-rate optimum for
+the squared error the row's rounding adds, at the same lambda as the latents.
+
+Codec header (34 bytes): the cube header (``_layout``), then levels uint8, k uint16,
+q float32. Payload: symbol bound uint32; k + 1 basis step codes, k + 1 basis scale codes
+and k x S latent scale codes (uint8 each; S = 3 levels + 1 subbands); then the ANS words
+(uint32) of the basis differences ((k + 1) x C, mean first) followed by the latents
+(k x H x W, component by component, row-major).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import struct
+from dataclasses import dataclass, replace
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from hsinr import container
+from hsinr.codecs._laplace import (
+    MAX_BOUND,
+    decode_zero_centred,
+    encode_zero_centred,
+    fit_scale_codes,
+    scale_code,
+    scale_of,
+)
+from hsinr.codecs._layout import CubeHeader
+from hsinr.codecs._pca import component_counts
+from hsinr.codecs._rate import bisect
+from hsinr.codecs._wavelet import MAX_LEVELS, Wavelet2D
+from hsinr.cube import Cube
+from hsinr.errors import InputError
+
+CODEC_ID = 7
+_HEADER = struct.Struct("<BHfB")
+_BOUND = struct.Struct("<I")
+STEP_RANGE = (1e-5, 4.0)
+DEADZONE = 0.6  # latents round down below this fraction of a step (0.5: plain rounding)  # latent steps q searched (normalised units)
+
+
+@dataclass(frozen=True)
+class LatentHeader:
+    """The codec header's own fields after the cube header."""
+
+    cube: CubeHeader
+    levels: int
+    components: int
+    step: float
+    offset_code: int = 0  # latents != 0 decode to sign(y) (|y| - offset_code / 256)
+
+    @property
+    def offset(self) -> float:
+        return self.offset_code / 256
+
+    def pack(self) -> bytes:
+        return self.cube.pack() + _HEADER.pack(
+            self.levels, self.components, self.step, self.offset_code
+        )
+
+    @classmethod
+    def unpack(cls, data: bytes) -> LatentHeader:
+        cube, used = CubeHeader.unpack_from(data)
+        if len(data) != used + _HEADER.size:
+            raise container.CorruptFileError("latent header has the wrong length")
+        levels, k, step, offset_code = _HEADER.unpack_from(data, used)
+        rows, cols, bands = cube.shape
+        if not 1 <= k <= bands:
+            raise container.CorruptFileError(f"latent header claims {k} components")
+        if not (math.isfinite(step) and step > 0):
+            raise container.CorruptFileError("latent header holds an invalid step")
+        if levels > MAX_LEVELS:
+            raise container.CorruptFileError(f"latent header claims {levels} wavelet levels")
+        return cls(cube, levels, k, step, offset_code)
+
+    def wavelet(self) -> Wavelet2D:
+        rows, cols, _ = self.cube.shape
+        try:
+            return Wavelet2D(rows, cols, self.levels)
+        except ValueError as exc:
+            raise container.CorruptFileError(str(exc)) from exc
+
+
+@dataclass
+class Quantised:
+    """What the file stores: integer latents (k, H, W) and basis rows (k + 1, C)."""
+
+    latents: np.ndarray
+    rows: np.ndarray
+    row_codes: np.ndarray  # step code per basis row
+
+    def basis(self, header: LatentHeader) -> np.ndarray:
+        return self.rows * row_steps(self.row_codes, header)[:, None]
+
+
+def row_steps(codes: np.ndarray, header: LatentHeader) -> np.ndarray:
+    """The quantiser step of each basis row (see the module docstring)."""
+    rows, cols, _ = header.cube.shape
+    return header.step * scale_of(codes) / math.sqrt(rows * cols)
+
+
+def _scales(header: LatentHeader, wavelet: Wavelet2D, basis_codes, latent_codes) -> np.ndarray:
+    """The Laplace scale of every coded symbol, basis rows first."""
+    bands = header.cube.shape[2]
+    k = header.components
+    basis = np.repeat(scale_of(basis_codes), bands)
+    groups = wavelet.subbands[None] + wavelet.subband_count * np.arange(k)[:, None, None]
+    return np.concatenate([basis, scale_of(latent_codes)[groups].reshape(-1)])
+
+
+def pack(header: LatentHeader, wavelet: Wavelet2D, quantised: Quantised) -> bytes:
+    """The file of ``quantised`` (the entropy models are fitted here)."""
+    k = header.components
+    differences = np.diff(quantised.rows, axis=1, prepend=0).astype(np.int64)
+    latents = quantised.latents.astype(np.int64)
+    bound = max(int(np.abs(differences).max()), int(np.abs(latents).max()), 1)
+    if bound > MAX_BOUND:
+        raise InputError("values too large to code at this step; use a larger budget or step")
+    row_groups = np.repeat(np.arange(k + 1), differences.shape[1])
+    basis_codes = fit_scale_codes(differences, row_groups, k + 1)
+    groups = wavelet.subbands[None] + wavelet.subband_count * np.arange(k)[:, None, None]
+    latent_codes = fit_scale_codes(latents, groups, k * wavelet.subband_count)
+    symbols = np.concatenate([differences.reshape(-1), latents.reshape(-1)])
+    words = encode_zero_centred(symbols, _scales(header, wavelet, basis_codes, latent_codes), bound)
+    payload = b"".join([
+        _BOUND.pack(bound), quantised.row_codes.astype(np.uint8).tobytes(),
+        basis_codes.tobytes(), latent_codes.tobytes(), words.tobytes(),
+    ])  # fmt: skip
+    return container.pack(CODEC_ID, header.pack(), payload)
+
+
+def unpack(data: bytes) -> tuple[LatentHeader, Wavelet2D, Quantised]:
+    """Header, wavelet and stored integers of a ``latent`` file, every field checked."""
+    frame = container.unpack(data)
+    if frame.codec_id != CODEC_ID:
+        raise container.CorruptFileError(f"not a latent file (codec id {frame.codec_id})")
+    header = LatentHeader.unpack(frame.header)
+    wavelet = header.wavelet()
+    rows, cols, bands = header.cube.shape
+    k = header.components
+    payload = frame.payload
+    tables = _BOUND.size + 2 * (k + 1) + k * wavelet.subband_count
+    if len(payload) < tables or (len(payload) - tables) % 4:
+        raise container.CorruptFileError("latent payload has the wrong length")
+    (bound,) = _BOUND.unpack_from(payload)
+    codes = np.frombuffer(payload[_BOUND.size : tables], dtype=np.uint8)
+    row_codes, basis_codes, latent_codes = codes[: k + 1], codes[k + 1 : 2 * k + 2], codes[2 * k + 2 :]
+    words = np.frombuffer(payload[tables:], dtype="<u4")
+    symbols = decode_zero_centred(words, _scales(header, wavelet, basis_codes, latent_codes), bound)
+    split = (k + 1) * bands
+    basis_rows = np.cumsum(symbols[:split].reshape(k + 1, bands), axis=1)
+    latents = symbols[split:].reshape(k, rows, cols)
+    return header, wavelet, Quantised(latents, basis_rows, row_codes)
+
+
+def reconstruct(header: LatentHeader, wavelet: Wavelet2D, quantised: Quantised) -> np.ndarray:
+    """The normalised (H, W, C) cube the file decodes to (unclipped)."""
+    rows, cols, bands = header.cube.shape
+    k = header.components
+    latents = quantised.latents.astype(np.float64)
+    latents = np.sign(latents) * np.maximum(np.abs(latents) - header.offset, 0.0)
+    images = wavelet.synthesis(latents) * header.step
+    basis = quantised.basis(header)
+    return (images.reshape(k, -1).T @ basis[1:] + basis[0]).reshape(rows, cols, bands)
+
+
+class _Problem:
+    """One cube prepared for coding: its KLT, the wavelet of its component images."""
+
+    def __init__(self, cube: Cube, k_max: int, levels: int, threshold: float = 0.5) -> None:
+        self.threshold = threshold
+        self.cube_header = CubeHeader.of(cube)
+        self.values, _ = cube.normalise(np.float64)
+        rows, cols, bands = cube.shape
+        pixels = self.values.reshape(-1, bands)
+        mean = pixels.mean(axis=0)
+        centred = pixels - mean
+        eigenvalues, vectors = np.linalg.eigh(centred.T @ centred)
+        order = np.argsort(eigenvalues)[::-1][:k_max]
+        self.mean, self.components = mean, vectors[:, order].T  # (k_max, C)
+        scores = centred @ self.components.T  # (HW, k_max)
+        self.rms = np.sqrt(np.mean(scores**2, axis=0))
+        self.wavelet = Wavelet2D(rows, cols, levels)
+        self.coefficients = self.wavelet.analysis(scores.T.reshape(-1, rows, cols))
+
+    def header(self, k: int, step: float) -> LatentHeader:
+        return LatentHeader(self.cube_header, self.wavelet.levels, k, float(np.float32(step)))
+
+    def row_codes(self, k: int) -> np.ndarray:
+        reciprocal = np.concatenate([[1.0], 1 / np.maximum(self.rms[:k], 1e-12)])
+        return scale_code(reciprocal)
+
+    def start(self, k: int, step: float) -> tuple[LatentHeader, np.ndarray, np.ndarray, np.ndarray]:
+        """Header, latents (in steps), basis rows and row codes before any training."""
+        header = self.header(k, step)
+        codes = self.row_codes(k)
+        rows = np.vstack([self.mean, self.components[:k]])
+        return header, self.coefficients[:k] / header.step, rows, codes
+
+    def quantise(self, header, latents, rows, codes) -> tuple[LatentHeader, Quantised]:
+        """Dead-zone rounding of the latents (``self.threshold``), the reconstruction
+        offset set to the mean rounding-up of the non-zero ones (their centroid), and
+        plain rounding of the basis rows."""
+        magnitude = np.abs(latents)
+        symbols = np.sign(latents) * np.floor(magnitude + 1 - self.threshold)
+        nonzero = symbols != 0
+        excess = float(np.mean(np.abs(symbols[nonzero]) - magnitude[nonzero])) if nonzero.any() else 0.0
+        header = replace(header, offset_code=int(np.clip(round(256 * excess), 0, 255)))
+        steps = row_steps(codes, header)[:, None]
+        return header, Quantised(symbols, np.rint(rows / steps), codes)
+
+    def mse(self, header: LatentHeader, quantised: Quantised) -> float:
+        decoded = np.clip(reconstruct(header, self.wavelet, quantised), 0.0, 1.0)
+        return float(np.mean((decoded - self.values) ** 2))
+
+
+@dataclass
+class LatentEncoding:
+    """A ``latent`` file with what the encoder measured."""
+
+    data: bytes
+    components: int
+    step: float
+    psnr: float  # on the normalised cube, as decoded
+    trained: bool
+
+
+class LatentCodec:
+    name = "latent"
+    codec_id = CODEC_ID
+
+    def encode(self, cube: Cube, *, bpppb: float | None = None, **options) -> bytes:
+        return self.compress(cube, bpppb=bpppb, **options).data
+
+    def compress(
+        self,
+        cube: Cube,
+        *,
+        bpppb: float | None = None,
+        iterations: int = 0,
+        components: int | None = None,
+        step: float | None = None,
+        levels: int = -1,
+        deadzone: float = DEADZONE,
+        seed: int = 0,
+        device: str = "cpu",
+        progress: bool = True,
+    ) -> LatentEncoding:
+        """The best file within ``bpppb`` (or at latent step ``step``, normalised units).
+
+        ``components`` fixes k instead of searching it; ``iterations`` = 0 skips the
+        rate-distortion training (the KLT + wavelet start, rounded).
+        """
+        if (bpppb is None) == (step is None):
+            raise InputError("latent codec: give a bit budget (--bpppb) or a step, not both")
+        if iterations < 0:
+            raise InputError(f"iterations must be >= 0, not {iterations}")
+        if not 0.5 <= deadzone < 1:
+            raise InputError(f"deadzone must be in [0.5, 1), not {deadzone}")
+        bands = cube.shape[2]
+        counts = component_counts(bands)
+        if components is not None:
+            if not 1 <= components <= bands:
+                raise InputError(f"components must be 1-{bands}, not {components}")
+            counts = [components]
+        try:
+            problem = _Problem(cube, max(counts), levels, deadzone)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+        if step is not None:
+            k = counts[0] if components is not None else min(16, bands)
+            return self._trained_at(problem, k, step, iterations, seed, device, progress)
+        target = bpppb * float(np.prod(cube.shape)) / 8
+        k, start = self._search(problem, counts, target, progress)
+        if iterations == 0 or start is None:
+            return start if start is not None else self._smallest(problem, counts)
+        trials = tqdm(total=8, desc="rate control", disable=not progress, leave=False)
+
+        def trained_at(log_step: float) -> LatentEncoding:
+            trials.update()
+            return self._trained_at(problem, k, math.exp(-log_step), iterations, seed, device,
+                                    progress=False)  # fmt: skip
+
+        first = -math.log(start.step)
+        found = bisect(trained_at, lambda e: len(e.data), first, first + math.log(2.0), target,
+                       steps=6, tolerance=0.01)  # fmt: skip
+        trials.close()
+        if found.within and found.value.psnr > start.psnr:
+            return found.value
+        return start
+
+    def _search(self, problem: _Problem, counts, target, progress):
+        """For each k, bisect q; the (k, q) with the best PSNR within the budget (no training)."""
+        best: LatentEncoding | None = None
+        worse = 0
+        for k in tqdm(counts, desc="components", disable=not progress, leave=False):
+            found = bisect(
+                lambda log_step, k=k: self._untrained(problem, k, math.exp(-log_step)),
+                lambda encoding: len(encoding.data),
+                -math.log(STEP_RANGE[1]), -math.log(STEP_RANGE[0]), target, tolerance=0.005,
+            )  # fmt: skip
+            if not found.within:
+                continue
+            if best is None or found.value.psnr > best.psnr:
+                best, worse = found.value, 0
+            else:
+                worse += 1
+                if worse >= 2:
+                    break
+        return (best.components if best else counts[0]), best
+
+    def _smallest(self, problem: _Problem, counts) -> LatentEncoding:
+        return self._untrained(problem, counts[0], STEP_RANGE[1])
+
+    def _untrained(self, problem: _Problem, k: int, step: float) -> LatentEncoding:
+        header, latents, rows, codes = problem.start(k, step)
+        return self._encoding(problem, problem.quantise(header, latents, rows, codes), trained=False)
+
+    def _trained_at(self, problem, k, step, iterations, seed, device, progress) -> LatentEncoding:
+        from hsinr.nn.latent import RateDistortion, train
+
+        header, latents, rows, codes = problem.start(k, step)
+        if iterations:
+            groups = problem.wavelet.subbands[None] + problem.wavelet.subband_count * np.arange(k)[:, None, None]
+            settings = RateDistortion(iterations=iterations, seed=seed)
+            latents, rows = train(problem.values, problem.wavelet, latents, groups, rows,
+                                  row_steps(codes, header), header.step, settings,
+                                  device=device, progress=progress)  # fmt: skip
+        return self._encoding(problem, problem.quantise(header, latents, rows, codes),
+                              trained=iterations > 0)  # fmt: skip
+
+    def _encoding(self, problem: _Problem, parts, trained: bool) -> LatentEncoding:
+        header, quantised = parts
+        data = pack(header, problem.wavelet, quantised)
+        psnr = -10 * math.log10(max(problem.mse(header, quantised), 1e-300))
+        return LatentEncoding(data, header.components, header.step, psnr, trained)
+
+    encode.__signature__ = inspect.signature(compress)  # type: ignore[attr-defined]
+
+    def describe(self, data: bytes) -> dict[str, object]:
+        header, wavelet, quantised = unpack(data)
+        return {
+            **header.cube.describe(),
+            "components": header.components,
+            "wavelet_levels": header.levels,
+            "step": header.step,
+            "nonzero_latents": int(np.count_nonzero(quantised.latents)),
+        }
+
+    def decode(self, data: bytes) -> Cube:
+        header, wavelet, quantised = unpack(data)
+        return header.cube.restore(reconstruct(header, wavelet, quantised))

@@ -1,0 +1,146 @@
+"""The ``latent`` codec: wavelet latents + coded spectral basis, rate-distortion trained."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from hsinr import codecs, container, metrics
+from hsinr.cli import main
+from hsinr.codecs import latent
+from hsinr.codecs._laplace import decode_zero_centred, encode_zero_centred, fit_scale_codes, scale_of
+from hsinr.codecs._wavelet import Wavelet2D, default_levels
+from hsinr.cube import Cube
+
+CONTAINER_BYTES = 20  # magic, version, codec id, lengths, CRC (docs/FORMAT.md)
+
+
+@pytest.fixture(scope="module")
+def crop(cuprite) -> Cube:
+    """A 40 x 36 x 60 real crop of Cuprite (int16 reflectance)."""
+    return Cube(np.ascontiguousarray(cuprite.data[5:45, 10:46, 20:80]), name="cuprite_crop")
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 9), (7, 5), (40, 36), (64, 64)])
+def test_wavelet_inverts_exactly_and_its_subbands_tile_the_image(shape):
+    rows, cols = shape
+    wavelet = Wavelet2D(rows, cols)
+    images = np.random.default_rng(1).normal(size=(2, rows, cols))
+    assert np.allclose(wavelet.synthesis(wavelet.analysis(images)), images)
+    assert set(np.unique(wavelet.subbands)) == set(range(wavelet.subband_count))
+    assert wavelet.levels == default_levels(rows, cols)
+
+
+def test_wavelet_compacts_a_smooth_image_into_its_low_band():
+    y, x = np.mgrid[0:32, 0:32] / 32
+    coefficients = Wavelet2D(32, 32).analysis(np.sin(2 * y + x)[None])[0]
+    low = Wavelet2D(32, 32).subbands == 0
+    assert np.sum(coefficients[low] ** 2) > 0.99 * np.sum(coefficients**2)
+
+
+def test_zero_centred_entropy_coding_is_bit_exact():
+    rng = np.random.default_rng(2)
+    symbols = np.rint(rng.laplace(scale=[0.3] * 500 + [40.0] * 500)).astype(np.int64)
+    groups = np.repeat([0, 1], 500)
+    scales = scale_of(fit_scale_codes(symbols, groups, 2))[groups]
+    bound = int(np.abs(symbols).max())
+    words = encode_zero_centred(symbols, scales, bound)
+    assert np.array_equal(decode_zero_centred(words, scales, bound), symbols)
+    assert words.nbytes * 8 < 1.1 * 1000 * 4  # about the entropy, far below raw int32
+
+
+def test_round_trip_within_budget_and_size_equals_the_header_arithmetic(crop):
+    codec = codecs.get("latent")
+    encoding = codec.compress(crop, bpppb=0.2, iterations=0, progress=False)
+    data = encoding.data
+    rows, cols, bands = crop.shape
+    assert 0.95 * 0.2 <= metrics.bpppb(len(data), crop.shape) <= 0.2
+    header, wavelet, stored = latent.unpack(data)
+    k = header.components
+    tables = 4 + 2 * (k + 1) + k * wavelet.subband_count
+    words = (len(data) - CONTAINER_BYTES - 35 - tables) // 4
+    assert len(data) == CONTAINER_BYTES + 35 + tables + 4 * words
+    decoded = codecs.decode(data)
+    assert decoded.shape == crop.shape and decoded.dtype == crop.dtype
+    psnr = metrics.psnr(crop.data, decoded.data)
+    assert psnr > 40
+    assert abs(psnr - encoding.psnr) < 0.05  # what the encoder measured is what decodes
+
+
+def test_stored_integers_survive_entropy_coding_exactly(crop):
+    problem = latent._Problem(crop, 6, -1)
+    header, latents, rows, codes = problem.start(6, 0.05)
+    header, quantised = problem.quantise(header, latents, rows, codes)
+    _, _, back = latent.unpack(latent.pack(header, problem.wavelet, quantised))
+    assert np.array_equal(back.latents, quantised.latents)
+    assert np.array_equal(back.rows, quantised.rows)
+    assert np.array_equal(back.row_codes, quantised.row_codes)
+
+
+def test_decoding_is_deterministic(crop):
+    data = codecs.get("latent").encode(crop, bpppb=0.1, iterations=20, progress=False)
+    first, second = codecs.decode(data), codecs.decode(data)
+    assert np.array_equal(first.data, second.data)
+
+
+def test_training_is_deterministic_and_keeps_to_the_budget(crop):
+    codec = codecs.get("latent")
+    runs = [codec.compress(crop, bpppb=0.1, iterations=30, seed=3, progress=False) for _ in range(2)]
+    assert runs[0].data == runs[1].data
+    assert metrics.bpppb(len(runs[0].data), crop.shape) <= 0.1
+
+
+def test_an_unreachable_budget_writes_the_smallest_file(crop):
+    encoding = codecs.get("latent").compress(crop, bpppb=1e-4, iterations=0, progress=False)
+    assert metrics.bpppb(len(encoding.data), crop.shape) > 1e-4
+    assert encoding.components == 1
+    assert codecs.decode(encoding.data).shape == crop.shape
+
+
+def test_corrupt_latent_files_are_refused(crop):
+    data = codecs.get("latent").encode(crop, bpppb=0.1, iterations=0, progress=False)
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0x04
+    with pytest.raises(container.CorruptFileError):
+        codecs.decode(bytes(flipped))
+    with pytest.raises(container.CorruptFileError):
+        codecs.decode(data[:-5])
+    frame = container.unpack(data)
+    for offset, value, message in [(28, 0, "components"), (27, 9, "levels"), (30, 0, "step")]:
+        header = bytearray(frame.header)
+        header[offset : offset + 4 if message == "step" else offset + 1] = (
+            struct.pack("<f", float("nan")) if message == "step" else bytes([value])
+        )
+        with pytest.raises(container.CorruptFileError, match=message):
+            codecs.decode(container.pack(latent.CODEC_ID, bytes(header), frame.payload))
+    with pytest.raises(container.CorruptFileError, match="payload"):
+        codecs.decode(container.pack(latent.CODEC_ID, frame.header, frame.payload[:-2]))
+    zero_bound = struct.pack("<I", 0) + frame.payload[4:]
+    with pytest.raises(container.CorruptFileError, match="bound"):
+        codecs.decode(container.pack(latent.CODEC_ID, frame.header, zero_bound))
+
+
+def test_bad_options_are_refused(crop):
+    from hsinr.errors import InputError
+
+    codec = codecs.get("latent")
+    with pytest.raises(InputError, match="deadzone"):
+        codec.encode(crop, bpppb=0.1, deadzone=0.2)
+    with pytest.raises(InputError, match="components"):
+        codec.encode(crop, bpppb=0.1, components=0)
+    with pytest.raises(InputError, match="budget"):
+        codec.encode(crop)
+
+
+def test_cli_compresses_and_decompresses_with_the_latent_codec(crop, tmp_path, capsys):
+    source = tmp_path / "crop.npy"
+    np.save(source, crop.data)
+    packed, restored = tmp_path / "crop.hsinr", tmp_path / "back.npy"
+    assert main(["compress", str(source), str(packed), "--codec", "latent", "--bpppb", "0.1",
+                 "--iters", "0", "--quiet"]) == 0  # fmt: skip
+    assert main(["decompress", str(packed), str(restored)]) == 0
+    assert np.load(restored).shape == crop.shape
+    assert main(["info", str(packed)]) == 0
+    assert "components" in capsys.readouterr().out
