@@ -45,8 +45,15 @@ class Codec(Protocol):
 
 _REGISTRY: dict[str, type] = {
     codec.name: codec
-    for codec in (SirenCodec, JpegCodec, Jpeg2000Codec, PcaDctCodec, PcaJpeg2000Codec, MetaCodec,
-                  LatentCodec)
+    for codec in (
+        SirenCodec,
+        JpegCodec,
+        Jpeg2000Codec,
+        PcaDctCodec,
+        PcaJpeg2000Codec,
+        MetaCodec,
+        LatentCodec,
+    )
 }
 
 

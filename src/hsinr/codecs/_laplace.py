@@ -121,40 +121,64 @@ class LaplaceGroups:
             raise CorruptFileError(f"entropy-coded data is corrupt: {exc}") from exc
 
 
-MAX_BOUND = 2**24  # largest |symbol| the zero-centred coder takes
-_FIT_OFFSETS = np.arange(-12, 13)  # scale codes tried around the estimate (x 2^(±1.5))
+MAX_BOUND = 2**22  # largest |symbol| the zero-centred coder takes (support < 2^24)
 
 
-def _laplace_bits(symbols: np.ndarray, scales: np.ndarray) -> np.ndarray:
+def _log2_sinh(x: np.ndarray) -> np.ndarray:
+    return (x + np.log1p(-np.exp(-2 * x)) - np.log(2)) / np.log(2)
+
+
+def laplace_bits(symbols: np.ndarray, scales: np.ndarray) -> np.ndarray:
     """Bits of each integer symbol under a zero-centred Laplace of its scale (no
-    renormalisation of the mass outside the coded range, as constriction does)."""
-    a = np.abs(symbols) / scales
+    renormalisation of the mass outside the coded range, as constriction does):
+    ``-log2(1 - exp(-1/(2s)))`` for 0, ``|y| log2(e) / s - log2 sinh(1/(2s))`` otherwise."""
+    scales = np.asarray(scales, dtype=np.float64)
     half = 0.5 / scales
-    inner = np.where(symbols == 0, 1 - np.exp(-half), 0.5 * (np.exp(-np.maximum(a - half, 0)) - np.exp(-(a + half))))
-    return -np.log2(np.maximum(inner, 1e-300))
+    magnitude = np.abs(symbols)
+    nonzero = magnitude / (scales * np.log(2)) - _log2_sinh(half)
+    return np.where(magnitude == 0, -np.log2(-np.expm1(-half)), nonzero)
+
+
+def _per_code_bits() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every scale code: bits of a 0, fixed bits of a non-zero symbol, bits per unit
+    of its magnitude (so a group's cost is linear in three counts)."""
+    scales = scale_of(np.arange(256))
+    half = 0.5 / scales
+    return -np.log2(-np.expm1(-half)), -_log2_sinh(half), 1 / (scales * np.log(2))
+
+
+ZERO_BITS, NONZERO_BITS, MAGNITUDE_BITS = _per_code_bits()
+
+
+def group_statistics(symbols: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
+    """(count, 3): zeros, non-zeros and the sum of magnitudes of each group's symbols."""
+    magnitude = np.abs(np.asarray(symbols, dtype=np.float64)).reshape(-1)
+    groups = np.asarray(groups).reshape(-1)
+    zeros = np.bincount(groups, weights=magnitude == 0, minlength=count)
+    nonzeros = np.bincount(groups, weights=magnitude != 0, minlength=count)
+    return np.stack([zeros, nonzeros, np.bincount(groups, magnitude, minlength=count)], axis=1)
+
+
+def bits_by_code(statistics: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Bits to code groups with the given statistics under the given scale codes
+    (``codes`` broadcasts against the groups)."""
+    codes = np.clip(codes, 0, 255)
+    return (statistics[..., 0] * ZERO_BITS[codes] + statistics[..., 1] * NONZERO_BITS[codes]
+            + statistics[..., 2] * MAGNITUDE_BITS[codes])  # fmt: skip
 
 
 def fit_scale_codes(symbols: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
-    """One zero-centred Laplace scale code per group: of the codes within 2^1.5 of the
-    mean-deviation estimate, the one that codes the group's symbols in the fewest bits.
+    """One zero-centred Laplace scale code per group: of all 256, the one that codes the
+    group's symbols in the fewest bits.
 
     >>> symbols = np.array([0, 1, -1, 0, 40, -35, 50, 0])
     >>> small, large = scale_of(fit_scale_codes(symbols, np.array([0, 0, 0, 0, 1, 1, 1, 1]), 2))
     >>> bool(small < 1 < 20 < large)
     True
     """
-    symbols = np.asarray(symbols, dtype=np.float64).reshape(-1)
-    groups = np.asarray(groups).reshape(-1)
-    members = np.maximum(np.bincount(groups, minlength=count), 1)
-    spread = np.bincount(groups, weights=np.abs(symbols), minlength=count) / members
-    start = scale_code(spread).astype(np.int64)
-    costs = np.empty((len(_FIT_OFFSETS), count))
-    for row, offset in enumerate(_FIT_OFFSETS):
-        codes = np.clip(start + offset, 0, 255)
-        bits = _laplace_bits(symbols, scale_of(codes)[groups])
-        costs[row] = np.bincount(groups, weights=bits, minlength=count)
-    best = np.clip(start + _FIT_OFFSETS[np.argmin(costs, axis=0)], 0, 255)
-    return best.astype(np.uint8)
+    statistics = group_statistics(symbols, groups, count)[:, None, :]
+    costs = bits_by_code(statistics, np.arange(256)[None, :])
+    return np.argmin(costs, axis=1).astype(np.uint8)
 
 
 def encode_zero_centred(symbols: np.ndarray, scales: np.ndarray, bound: int) -> np.ndarray:
@@ -167,14 +191,29 @@ def encode_zero_centred(symbols: np.ndarray, scales: np.ndarray, bound: int) -> 
     return coder.get_compressed().astype("<u4")
 
 
+class ZeroCentredDecoder:
+    """Decodes the symbols of :func:`encode_zero_centred` in consecutive chunks, each with
+    scales that may depend on the chunks before it."""
+
+    def __init__(self, words: np.ndarray, bound: int) -> None:
+        if not 1 <= bound <= MAX_BOUND:
+            raise CorruptFileError(f"symbol bound {bound} is out of range")
+        self.model = constriction.stream.model.QuantizedLaplace(-bound, bound)
+        try:
+            self.coder = constriction.stream.stack.AnsCoder(np.asarray(words, dtype=np.uint32))
+        except (ValueError, RuntimeError) as exc:
+            raise CorruptFileError(f"entropy-coded data is corrupt: {exc}") from exc
+
+    def decode(self, scales: np.ndarray) -> np.ndarray:
+        """The next ``len(scales)`` symbols."""
+        scales = np.asarray(scales, dtype=np.float64)
+        try:
+            symbols = self.coder.decode(self.model, np.zeros(scales.size), scales)
+        except (ValueError, RuntimeError) as exc:
+            raise CorruptFileError(f"entropy-coded data is corrupt: {exc}") from exc
+        return np.asarray(symbols, dtype=np.int64)
+
+
 def decode_zero_centred(words: np.ndarray, scales: np.ndarray, bound: int) -> np.ndarray:
     """The symbols of :func:`encode_zero_centred`, given the same scales and bound."""
-    if not 1 <= bound <= MAX_BOUND:
-        raise CorruptFileError(f"symbol bound {bound} is out of range")
-    model = constriction.stream.model.QuantizedLaplace(-bound, bound)
-    scales = np.asarray(scales, dtype=np.float64)
-    try:
-        coder = constriction.stream.stack.AnsCoder(np.asarray(words, dtype=np.uint32))
-        return np.asarray(coder.decode(model, np.zeros(scales.size), scales), dtype=np.int64)
-    except (ValueError, RuntimeError) as exc:
-        raise CorruptFileError(f"entropy-coded data is corrupt: {exc}") from exc
+    return ZeroCentredDecoder(words, bound).decode(scales)

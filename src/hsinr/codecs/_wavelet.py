@@ -22,7 +22,12 @@ from functools import cached_property
 import numpy as np
 
 MAX_LEVELS = 6
-_ALPHA, _BETA, _GAMMA, _DELTA = -1.586134342059924, -0.052980118572961, 0.882911075530934, 0.443506852043971
+_ALPHA, _BETA, _GAMMA, _DELTA = (
+    -1.586134342059924,
+    -0.052980118572961,
+    0.882911075530934,
+    0.443506852043971,
+)
 _K = 1.230174104914001
 
 
@@ -82,35 +87,57 @@ class Wavelet2D:
         object.__setattr__(self, "_sizes", sizes)
 
     @cached_property
-    def matrices(self) -> list[tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]]:
-        """Per level, finest first: ((row analysis, row synthesis), (col ..., col ...))."""
-        return [(level_matrices(r), level_matrices(c)) for r, c in self._sizes[:-1]]
+    def steps(self) -> list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Per level, finest first: the block it transforms (rows, cols) and its row
+        analysis, row synthesis, column analysis and column synthesis matrices."""
+        return [(r, c, *level_matrices(r), *level_matrices(c)) for r, c in self._sizes[:-1]]
 
     def analysis(self, images: np.ndarray) -> np.ndarray:
         """(..., rows, cols) images -> coefficients of the same shape (Mallat layout)."""
         out = np.array(images, dtype=np.float64, copy=True)
-        for (r, c), ((row_a, _), (col_a, _)) in zip(self._sizes, self.matrices):
+        for r, c, row_a, _, col_a, _ in self.steps:
             out[..., :r, :c] = row_a @ out[..., :r, :c] @ col_a.T
         return out
 
     def synthesis(self, coefficients: np.ndarray) -> np.ndarray:
         """The inverse of :meth:`analysis`."""
         out = np.array(coefficients, dtype=np.float64, copy=True)
-        for (r, c), ((_, row_s), (_, col_s)) in reversed(list(zip(self._sizes, self.matrices))):
+        for r, c, _, row_s, _, col_s in reversed(self.steps):
             out[..., :r, :c] = row_s @ out[..., :r, :c] @ col_s.T
         return out
 
     @cached_property
+    def boxes(self) -> list[tuple[int, int, int, int]]:
+        """Each subband's (row0, row1, col0, col1), in subband order: the coarsest LL,
+        then HL, LH, HH of each level from the coarsest to the finest."""
+        r, c = self._sizes[-1]
+        boxes = [(0, r, 0, c)]
+        for (r, c), (r2, c2) in reversed(list(zip(self._sizes[:-1], self._sizes[1:], strict=True))):
+            boxes += [(0, r2, c2, c), (r2, r, 0, c2), (r2, r, c2, c)]
+        return boxes
+
+    @cached_property
     def subbands(self) -> np.ndarray:
-        """(rows, cols) int map: 0 = the coarsest LL, then 3 per level (HL, LH, HH) from
-        the coarsest level to the finest."""
+        """(rows, cols) int map of each position's subband (see :attr:`boxes`)."""
         ids = np.zeros((self.rows, self.cols), dtype=np.int64)
-        for depth, ((r, c), (r2, c2)) in enumerate(zip(self._sizes[:-1], self._sizes[1:])):
-            first = 1 + 3 * (self.levels - 1 - depth)
-            ids[:r2, c2:c] = first
-            ids[r2:r, :c2] = first + 1
-            ids[r2:r, c2:c] = first + 2
+        for band, (r0, r1, c0, c1) in enumerate(self.boxes):
+            ids[r0:r1, c0:c1] = band
         return ids
+
+    @cached_property
+    def parents(self) -> np.ndarray:
+        """(rows, cols) flat index of each detail coefficient's parent: the same
+        orientation one level coarser, at half the position (-1 for the coarsest level
+        and the LL band)."""
+        out = np.full((self.rows, self.cols), -1, dtype=np.int64)
+        for band in range(4, self.subband_count):
+            r0, r1, c0, c1 = self.boxes[band]
+            p0, p1, q0, q1 = self.boxes[band - 3]
+            i, j = np.mgrid[r0:r1, c0:c1]
+            parent_row = np.minimum(p0 + (i - r0) // 2, p1 - 1)
+            parent_col = np.minimum(q0 + (j - c0) // 2, q1 - 1)
+            out[r0:r1, c0:c1] = parent_row * self.cols + parent_col
+        return out
 
     @property
     def subband_count(self) -> int:

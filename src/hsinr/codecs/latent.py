@@ -36,11 +36,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from hsinr import container
+from hsinr.codecs._context import BUCKETS, Neighbours, bucket_of, coded_scales, fit_offsets
 from hsinr.codecs._laplace import (
     MAX_BOUND,
-    decode_zero_centred,
+    ZeroCentredDecoder,
     encode_zero_centred,
     fit_scale_codes,
+    laplace_bits,
     scale_code,
     scale_of,
 )
@@ -54,8 +56,8 @@ from hsinr.errors import InputError
 CODEC_ID = 7
 _HEADER = struct.Struct("<BHfB")
 _BOUND = struct.Struct("<I")
-STEP_RANGE = (1e-5, 4.0)
-DEADZONE = 0.6  # latents round down below this fraction of a step (0.5: plain rounding)  # latent steps q searched (normalised units)
+STEP_RANGE = (1e-5, 4.0)  # latent steps q searched (normalised units)
+RDOQ_PASSES = 2  # rate-distortion optimised quantisation passes over the latents
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ class LatentHeader:
         if len(data) != used + _HEADER.size:
             raise container.CorruptFileError("latent header has the wrong length")
         levels, k, step, offset_code = _HEADER.unpack_from(data, used)
-        rows, cols, bands = cube.shape
+        bands = cube.shape[2]
         if not 1 <= k <= bands:
             raise container.CorruptFileError(f"latent header claims {k} components")
         if not (math.isfinite(step) and step > 0):
@@ -112,38 +114,61 @@ class Quantised:
         return self.rows * row_steps(self.row_codes, header)[:, None]
 
 
+def latent_groups(wavelet: Wavelet2D, k: int) -> np.ndarray:
+    """The entropy-model group (component, subband) of every latent, (k, H, W)."""
+    return wavelet.subbands[None] + wavelet.subband_count * np.arange(k)[:, None, None]
+
+
 def row_steps(codes: np.ndarray, header: LatentHeader) -> np.ndarray:
     """The quantiser step of each basis row (see the module docstring)."""
     rows, cols, _ = header.cube.shape
     return header.step * scale_of(codes) / math.sqrt(rows * cols)
 
 
-def _scales(header: LatentHeader, wavelet: Wavelet2D, basis_codes, latent_codes) -> np.ndarray:
-    """The Laplace scale of every coded symbol, basis rows first."""
-    bands = header.cube.shape[2]
-    k = header.components
-    basis = np.repeat(scale_of(basis_codes), bands)
-    groups = wavelet.subbands[None] + wavelet.subband_count * np.arange(k)[:, None, None]
-    return np.concatenate([basis, scale_of(latent_codes)[groups].reshape(-1)])
+@dataclass(frozen=True)
+class EntropyModel:
+    """The latents' entropy model: a scale code per (component, subband) group, a context
+    offset per bucket (``_context``), and the resulting scale of every latent."""
+
+    group_codes: np.ndarray  # uint8 (k * subbands,)
+    offsets: np.ndarray  # int8 (BUCKETS,)
+    scales: np.ndarray  # (k, rows * cols)
+    neighbours: Neighbours
+
+    @classmethod
+    def fit(cls, latents: np.ndarray, wavelet: Wavelet2D) -> EntropyModel:
+        """The model that codes ``latents`` (k, rows * cols) in about the fewest bits."""
+        k = len(latents)
+        groups = latent_groups(wavelet, k).reshape(k, -1)
+        codes = fit_scale_codes(latents, groups, k * wavelet.subband_count)
+        per_latent = codes[groups]
+        neighbours = Neighbours.of(wavelet)
+        magnitude = np.abs(latents) / scale_of(per_latent)
+        buckets = bucket_of(neighbours.all_contexts(magnitude))
+        offsets = fit_offsets(latents, per_latent, buckets)
+        return cls(codes, offsets, coded_scales(per_latent, offsets, buckets), neighbours)
 
 
 def pack(header: LatentHeader, wavelet: Wavelet2D, quantised: Quantised) -> bytes:
     """The file of ``quantised`` (the entropy models are fitted here)."""
     k = header.components
     differences = np.diff(quantised.rows, axis=1, prepend=0).astype(np.int64)
-    latents = quantised.latents.astype(np.int64)
+    latents = quantised.latents.astype(np.int64).reshape(k, -1)
     bound = max(int(np.abs(differences).max()), int(np.abs(latents).max()), 1)
     if bound > MAX_BOUND:
         raise InputError("values too large to code at this step; use a larger budget or step")
     row_groups = np.repeat(np.arange(k + 1), differences.shape[1])
     basis_codes = fit_scale_codes(differences, row_groups, k + 1)
-    groups = wavelet.subbands[None] + wavelet.subband_count * np.arange(k)[:, None, None]
-    latent_codes = fit_scale_codes(latents, groups, k * wavelet.subband_count)
-    symbols = np.concatenate([differences.reshape(-1), latents.reshape(-1)])
-    words = encode_zero_centred(symbols, _scales(header, wavelet, basis_codes, latent_codes), bound)
+    model = EntropyModel.fit(latents, wavelet)
+    order = np.concatenate(model.neighbours.rows)
+    symbols = np.concatenate([differences.reshape(-1), latents[:, order].reshape(-1)])
+    all_scales = np.concatenate([np.repeat(scale_of(basis_codes), differences.shape[1]),
+                                 model.scales[:, order].reshape(-1)])  # fmt: skip
+    words = encode_zero_centred(symbols, all_scales, bound)
     payload = b"".join([
         _BOUND.pack(bound), quantised.row_codes.astype(np.uint8).tobytes(),
-        basis_codes.tobytes(), latent_codes.tobytes(), words.tobytes(),
+        basis_codes.tobytes(), model.group_codes.tobytes(), model.offsets.tobytes(),
+        words.tobytes(),
     ])  # fmt: skip
     return container.pack(CODEC_ID, header.pack(), payload)
 
@@ -158,36 +183,85 @@ def unpack(data: bytes) -> tuple[LatentHeader, Wavelet2D, Quantised]:
     rows, cols, bands = header.cube.shape
     k = header.components
     payload = frame.payload
-    tables = _BOUND.size + 2 * (k + 1) + k * wavelet.subband_count
+    sizes = [_BOUND.size, k + 1, k + 1, k * wavelet.subband_count, BUCKETS]
+    tables = sum(sizes)
     if len(payload) < tables or (len(payload) - tables) % 4:
         raise container.CorruptFileError("latent payload has the wrong length")
     (bound,) = _BOUND.unpack_from(payload)
-    codes = np.frombuffer(payload[_BOUND.size : tables], dtype=np.uint8)
-    row_codes, basis_codes, latent_codes = codes[: k + 1], codes[k + 1 : 2 * k + 2], codes[2 * k + 2 :]
-    words = np.frombuffer(payload[tables:], dtype="<u4")
-    symbols = decode_zero_centred(words, _scales(header, wavelet, basis_codes, latent_codes), bound)
-    split = (k + 1) * bands
-    basis_rows = np.cumsum(symbols[:split].reshape(k + 1, bands), axis=1)
-    latents = symbols[split:].reshape(k, rows, cols)
-    return header, wavelet, Quantised(latents, basis_rows, row_codes)
+    ends = np.cumsum(sizes)
+    row_codes, basis_codes, latent_codes = (
+        np.frombuffer(payload[ends[i] : ends[i + 1]], dtype=np.uint8) for i in range(3)
+    )
+    offsets = np.frombuffer(payload[ends[3] : ends[4]], dtype=np.int8).astype(np.int64)
+    decoder = ZeroCentredDecoder(np.frombuffer(payload[tables:], dtype="<u4"), bound)
+    differences = decoder.decode(np.repeat(scale_of(basis_codes), bands))
+    group_codes = latent_codes[latent_groups(wavelet, k).reshape(k, -1)]
+    group_scales = scale_of(group_codes)
+    neighbours = Neighbours.of(wavelet)
+    latents = np.zeros((k, rows * cols), dtype=np.int64)
+    magnitude = np.zeros((k, rows * cols))
+    for component in range(k):
+        for positions in neighbours.rows:
+            contexts = neighbours.contexts(magnitude, component, positions)
+            codes = group_codes[component, positions]
+            symbols = decoder.decode(coded_scales(codes, offsets, bucket_of(contexts)))
+            latents[component, positions] = symbols
+            magnitude[component, positions] = np.abs(symbols) / group_scales[component, positions]
+    basis_rows = np.cumsum(differences.reshape(k + 1, bands), axis=1)
+    return header, wavelet, Quantised(latents.reshape(k, rows, cols), basis_rows, row_codes)
 
 
 def reconstruct(header: LatentHeader, wavelet: Wavelet2D, quantised: Quantised) -> np.ndarray:
     """The normalised (H, W, C) cube the file decodes to (unclipped)."""
     rows, cols, bands = header.cube.shape
-    k = header.components
+    basis = quantised.basis(header)
+    return (decoded_scores(header, wavelet, quantised) @ basis[1:] + basis[0]).reshape(
+        rows, cols, bands
+    )
+
+
+def decoded_scores(header: LatentHeader, wavelet: Wavelet2D, quantised: Quantised) -> np.ndarray:
+    """The (H W, k) component values the latents decode to."""
     latents = quantised.latents.astype(np.float64)
     latents = np.sign(latents) * np.maximum(np.abs(latents) - header.offset, 0.0)
     images = wavelet.synthesis(latents) * header.step
-    basis = quantised.basis(header)
-    return (images.reshape(k, -1).T @ basis[1:] + basis[0]).reshape(rows, cols, bands)
+    return images.reshape(header.components, -1).T
+
+
+def centroid_offset(symbols: np.ndarray, latents: np.ndarray) -> float:
+    """How far the non-zero symbols lie above the values they stand for, on average, in
+    steps (clipped to the 0-255/256 the header can hold)."""
+    nonzero = symbols != 0
+    if not nonzero.any():
+        return 0.0
+    excess = float(np.mean(np.abs(symbols[nonzero]) - np.abs(latents[nonzero])))
+    return float(np.clip(round(256 * excess), 0, 255)) / 256
+
+
+def optimise_quantisation(symbols, latents, scales, offset: float, weight: float) -> np.ndarray:
+    """One pass of rate-distortion optimised quantisation: every non-zero symbol moves one
+    step toward zero where that lowers ``error + weight * lambda * bits`` (errors in
+    squared steps, lambda = ln2 / 6 per bit: the codec's Lagrangian over q^2), with bits
+    under the given Laplace scales (the entropy model fitted to the current symbols)."""
+    magnitude, target = np.abs(symbols), np.abs(latents)
+    smaller = np.maximum(magnitude - 1, 0)
+
+    def decoded(m):
+        return np.where(m > 0, m - offset, 0.0)
+
+    error_change = (target - decoded(smaller)) ** 2 - (target - decoded(magnitude)) ** 2
+    bits_change = laplace_bits(smaller, scales) - laplace_bits(magnitude, scales)
+    better = (magnitude > 0) & (error_change + weight * math.log(2) / 6 * bits_change < 0)
+    return np.where(better, np.sign(symbols) * smaller, symbols)
 
 
 class _Problem:
     """One cube prepared for coding: its KLT, the wavelet of its component images."""
 
-    def __init__(self, cube: Cube, k_max: int, levels: int, threshold: float = 0.5) -> None:
-        self.threshold = threshold
+    def __init__(self, cube: Cube, k_max: int, levels: int, passes: int = 2,
+                 weight: float = 1.0) -> None:  # fmt: skip
+        self.passes, self.weight = passes, weight
+        self.refit = True
         self.cube_header = CubeHeader.of(cube)
         self.values, _ = cube.normalise(np.float64)
         rows, cols, bands = cube.shape
@@ -210,23 +284,39 @@ class _Problem:
         return scale_code(reciprocal)
 
     def start(self, k: int, step: float) -> tuple[LatentHeader, np.ndarray, np.ndarray, np.ndarray]:
-        """Header, latents (in steps), basis rows and row codes before any training."""
-        header = self.header(k, step)
+        """Header, latents (in steps), basis rows and row codes before any training; the
+        step is raised where needed to keep every symbol within the coder's bound."""
         codes = self.row_codes(k)
         rows = np.vstack([self.mean, self.components[:k]])
+        relative_steps = row_steps(codes, self.header(k, 1.0))
+        peak = max(float(np.abs(self.coefficients[:k]).max()),
+                   float((2 * np.abs(rows).max(axis=1) / relative_steps).max()))  # fmt: skip
+        header = self.header(k, max(step, peak / (MAX_BOUND - 1)))
         return header, self.coefficients[:k] / header.step, rows, codes
 
     def quantise(self, header, latents, rows, codes) -> tuple[LatentHeader, Quantised]:
-        """Dead-zone rounding of the latents (``self.threshold``), the reconstruction
-        offset set to the mean rounding-up of the non-zero ones (their centroid), and
-        plain rounding of the basis rows."""
-        magnitude = np.abs(latents)
-        symbols = np.sign(latents) * np.floor(magnitude + 1 - self.threshold)
-        nonzero = symbols != 0
-        excess = float(np.mean(np.abs(symbols[nonzero]) - magnitude[nonzero])) if nonzero.any() else 0.0
-        header = replace(header, offset_code=int(np.clip(round(256 * excess), 0, 255)))
+        """Latents: rounded, then ``RDOQ_PASSES`` passes of rate-distortion optimised
+        quantisation (see :func:`optimise_quantisation`); the reconstruction offset is set
+        to the non-zero latents' centroid. Basis rows: plain rounding."""
+        symbols = np.rint(latents)
+        k = header.components
+        for _ in range(self.passes):
+            offset = centroid_offset(symbols, latents)
+            scales = EntropyModel.fit(symbols.reshape(k, -1), self.wavelet).scales.reshape(
+                symbols.shape
+            )
+            symbols = optimise_quantisation(symbols, latents, scales, offset, self.weight)
+        header = replace(header, offset_code=round(256 * centroid_offset(symbols, latents)))
         steps = row_steps(codes, header)[:, None]
+        if self.refit:
+            scores = decoded_scores(header, self.wavelet, Quantised(symbols, rows, codes))
+            design = np.hstack([np.ones((len(scores), 1)), scores])
+            pixels = self.values.reshape(len(scores), -1)
+            rows = np.linalg.lstsq(design, pixels, rcond=None)[0]
         return header, Quantised(symbols, np.rint(rows / steps), codes)
+
+    def groups(self, k: int) -> np.ndarray:
+        return latent_groups(self.wavelet, k)
 
     def mse(self, header: LatentHeader, quantised: Quantised) -> float:
         decoded = np.clip(reconstruct(header, self.wavelet, quantised), 0.0, 1.0)
@@ -260,7 +350,7 @@ class LatentCodec:
         components: int | None = None,
         step: float | None = None,
         levels: int = -1,
-        deadzone: float = DEADZONE,
+        rdoq: int = RDOQ_PASSES,
         seed: int = 0,
         device: str = "cpu",
         progress: bool = True,
@@ -274,8 +364,8 @@ class LatentCodec:
             raise InputError("latent codec: give a bit budget (--bpppb) or a step, not both")
         if iterations < 0:
             raise InputError(f"iterations must be >= 0, not {iterations}")
-        if not 0.5 <= deadzone < 1:
-            raise InputError(f"deadzone must be in [0.5, 1), not {deadzone}")
+        if not 0 <= rdoq <= 8:
+            raise InputError(f"rdoq must be 0-8 passes, not {rdoq}")
         bands = cube.shape[2]
         counts = component_counts(bands)
         if components is not None:
@@ -283,7 +373,7 @@ class LatentCodec:
                 raise InputError(f"components must be 1-{bands}, not {components}")
             counts = [components]
         try:
-            problem = _Problem(cube, max(counts), levels, deadzone)
+            problem = _Problem(cube, max(counts), levels, rdoq)
         except ValueError as exc:
             raise InputError(str(exc)) from exc
         if step is not None:
@@ -333,14 +423,16 @@ class LatentCodec:
 
     def _untrained(self, problem: _Problem, k: int, step: float) -> LatentEncoding:
         header, latents, rows, codes = problem.start(k, step)
-        return self._encoding(problem, problem.quantise(header, latents, rows, codes), trained=False)
+        return self._encoding(
+            problem, problem.quantise(header, latents, rows, codes), trained=False
+        )
 
     def _trained_at(self, problem, k, step, iterations, seed, device, progress) -> LatentEncoding:
         from hsinr.nn.latent import RateDistortion, train
 
         header, latents, rows, codes = problem.start(k, step)
         if iterations:
-            groups = problem.wavelet.subbands[None] + problem.wavelet.subband_count * np.arange(k)[:, None, None]
+            groups = problem.groups(k)
             settings = RateDistortion(iterations=iterations, seed=seed)
             latents, rows = train(problem.values, problem.wavelet, latents, groups, rows,
                                   row_steps(codes, header), header.step, settings,
@@ -357,7 +449,7 @@ class LatentCodec:
     encode.__signature__ = inspect.signature(compress)  # type: ignore[attr-defined]
 
     def describe(self, data: bytes) -> dict[str, object]:
-        header, wavelet, quantised = unpack(data)
+        header, _, quantised = unpack(data)
         return {
             **header.cube.describe(),
             "components": header.components,

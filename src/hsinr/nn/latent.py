@@ -58,11 +58,12 @@ class _Synthesis:
     """The wavelet synthesis of (k, rows, cols) tensors, differentiable."""
 
     def __init__(self, wavelet: Wavelet2D, device: torch.device) -> None:
+        def tensor(matrix: np.ndarray) -> torch.Tensor:
+            return torch.tensor(matrix, dtype=torch.float32, device=device)
+
         self.levels = [
-            (r, c, torch.tensor(row_s, dtype=torch.float32, device=device),
-             torch.tensor(col_s, dtype=torch.float32, device=device))
-            for (r, c), ((_, row_s), (_, col_s)) in zip(wavelet._sizes, wavelet.matrices)
-        ]  # fmt: skip
+            (r, c, tensor(row_s), tensor(col_s)) for r, c, _, row_s, _, col_s in wavelet.steps
+        ]
 
     def __call__(self, coefficients: torch.Tensor) -> torch.Tensor:
         out = coefficients
@@ -94,17 +95,21 @@ def train(
     """
     torch.manual_seed(settings.seed)
     dev = torch.device(device)
-    rows_n, cols_n, bands = values.shape
+    bands = values.shape[2]
     target = torch.tensor(values.reshape(-1, bands), dtype=torch.float32, device=dev)
     synthesis = _Synthesis(wavelet, dev)
     z = torch.nn.Parameter(torch.tensor(latents, dtype=torch.float32, device=dev))
     steps_t = torch.tensor(row_steps, dtype=torch.float32, device=dev)[:, None]
-    basis = torch.nn.Parameter(torch.tensor(rows / row_steps[:, None], dtype=torch.float32, device=dev))
+    basis = torch.nn.Parameter(
+        torch.tensor(rows / row_steps[:, None], dtype=torch.float32, device=dev)
+    )
     group_index = torch.tensor(groups, dtype=torch.long, device=dev)
     count = int(groups.max()) + 1
     spread = np.bincount(groups.reshape(-1), np.abs(latents).reshape(-1), count)
     spread /= np.maximum(np.bincount(groups.reshape(-1), minlength=count), 1)
-    log_scales = torch.nn.Parameter(torch.tensor(np.log(spread + 0.1), dtype=torch.float32, device=dev))
+    log_scales = torch.nn.Parameter(
+        torch.tensor(np.log(spread + 0.1), dtype=torch.float32, device=dev)
+    )
     optimiser = torch.optim.Adam([
         {"params": [z, log_scales], "lr": settings.lr},
         {"params": [basis], "lr": settings.basis_lr},
@@ -112,7 +117,9 @@ def train(
 
     weight = lagrangian(step) / target.numel()
     noisy_until = int(settings.noise_fraction * settings.iterations)
-    bar = tqdm(range(settings.iterations), desc="rate-distortion", disable=not progress, leave=False)
+    bar = tqdm(
+        range(settings.iterations), desc="rate-distortion", disable=not progress, leave=False
+    )
     for iteration in bar:
         noisy = iteration < noisy_until
         y = _rounded(z, noisy)

@@ -1,0 +1,94 @@
+"""Context-adaptive Laplace scales for the ``latent`` codec's wavelet latents.
+
+A latent's scale code is its group's (component, subband) code plus an offset chosen by
+its *context*: the mean normalised magnitude ``|y| / group scale`` of up to five latents
+decoded before it: its parent (same component and orientation, one level coarser), the
+same position in the previous component, and its three neighbours in the row above in
+the same subband (up-left, up, up-right). The context is cut into ``BUCKETS`` fixed
+ranges and each range has one stored offset (int8, in eighths of an octave).
+
+Decoding runs component by component, subband by subband from the coarsest, a row at a
+time, so each row's contexts are known when it is decoded, and the encoder computes the
+same contexts from the same values in the same order of operations (bit-identical).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from hsinr.codecs._laplace import bits_by_code, group_statistics, scale_of
+from hsinr.codecs._wavelet import Wavelet2D
+
+EDGES = np.array([0.02, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.2, 3.5, 6.0])
+BUCKETS = len(EDGES) + 1
+_OFFSETS = np.arange(-128, 128)
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Flat indices (rows * cols,) of each position's parent and row-above neighbours in
+    its own subband (-1 where there is none), and the decoding order of the rows."""
+
+    parent: np.ndarray
+    above: tuple[np.ndarray, np.ndarray, np.ndarray]  # up-left, up, up-right
+    rows: list[np.ndarray]  # flat positions of each subband row, in decoding order
+
+    @classmethod
+    @functools.lru_cache(maxsize=4)
+    def of(cls, wavelet: Wavelet2D) -> Neighbours:
+        cols = wavelet.cols
+        shape = (wavelet.rows, cols)
+        above = [np.full(shape, -1, dtype=np.int64) for _ in range(3)]
+        rows = []
+        for r0, r1, c0, c1 in wavelet.boxes:
+            i, j = np.mgrid[r0:r1, c0:c1]
+            for shift, table in zip((-1, 0, 1), above, strict=True):
+                ok = (i > r0) & (j + shift >= c0) & (j + shift < c1)
+                table[r0:r1, c0:c1] = np.where(ok, (i - 1) * cols + j + shift, -1)
+            rows += [row * cols + np.arange(c0, c1) for row in range(r0, r1)]
+        return cls(wavelet.parents.reshape(-1), tuple(t.reshape(-1) for t in above), rows)
+
+    def contexts(self, magnitude: np.ndarray, component: int, positions: np.ndarray) -> np.ndarray:
+        """The contexts of ``positions`` of ``component``; ``magnitude`` is (k, rows*cols)
+        normalised magnitudes, filled at least wherever the contexts look."""
+        total = np.zeros(len(positions))
+        count = np.zeros(len(positions))
+        for table in (self.parent, *self.above):
+            index = table[positions]
+            present = index >= 0
+            total += np.where(present, magnitude[component, np.maximum(index, 0)], 0.0)
+            count += present
+        if component > 0:
+            total += magnitude[component - 1, positions]
+            count += 1
+        return total / np.maximum(count, 1)
+
+    def all_contexts(self, magnitude: np.ndarray) -> np.ndarray:
+        """Every latent's context, (k, rows*cols), as decoding will find them."""
+        positions = np.arange(magnitude.shape[1])
+        return np.stack([self.contexts(magnitude, c, positions) for c in range(len(magnitude))])
+
+
+def bucket_of(contexts: np.ndarray) -> np.ndarray:
+    return np.searchsorted(EDGES, contexts)
+
+
+def coded_scales(group_codes: np.ndarray, offsets: np.ndarray, buckets: np.ndarray) -> np.ndarray:
+    """Scales from a group code (per symbol) shifted by its bucket's offset."""
+    return scale_of(np.clip(group_codes.astype(np.int64) + offsets[buckets], 0, 255))
+
+
+def fit_offsets(symbols: np.ndarray, group_codes: np.ndarray, buckets: np.ndarray) -> np.ndarray:
+    """Per bucket, of all int8 offsets, the one that codes its symbols in the fewest bits."""
+    symbols, group_codes, buckets = (a.reshape(-1) for a in (symbols, group_codes, buckets))
+    # statistics per (bucket, group code) pair: the cost is linear in them
+    pairs = buckets.astype(np.int64) * 256 + group_codes
+    statistics = group_statistics(symbols, pairs, BUCKETS * 256).reshape(BUCKETS, 256, 3)
+    codes = np.arange(256)
+    costs = np.stack([
+        bits_by_code(statistics, codes[None, :] + offset).sum(axis=1) for offset in _OFFSETS
+    ])  # fmt: skip
+    return _OFFSETS[np.argmin(costs, axis=0)].astype(np.int8)
