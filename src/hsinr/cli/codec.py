@@ -45,7 +45,7 @@ CODEC_OPTIONS = {
     "steps": "steps",
     "base": "base",
     "components": "components",
-    "deadzone": "deadzone",
+    "rdoq": "rdoq",
 }
 
 
@@ -170,8 +170,7 @@ def add_siren_options(parser: argparse.ArgumentParser) -> None:
     meta.add_argument("--steps", type=int, help="inner SGD steps per patch (the base's)")
     latent = parser.add_argument_group("latent codec")
     latent.add_argument("--components", type=int, help="spectral components k (searched)")
-    latent.add_argument("--deadzone", type=float,
-                        help="latents below this many steps round to 0 (0.6)")  # fmt: skip
+    latent.add_argument("--rdoq", type=int, help="RDOQ passes over the latents (2)")
 
 
 def register(commands) -> None:

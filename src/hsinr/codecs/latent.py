@@ -27,7 +27,6 @@ and k x S latent scale codes (uint8 each; S = 3 levels + 1 subbands); then the A
 
 from __future__ import annotations
 
-import inspect
 import math
 import struct
 from dataclasses import dataclass, replace
@@ -36,6 +35,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from hsinr import container
+from hsinr.codecs._compressing import CompressingCodec
 from hsinr.codecs._context import BUCKETS, Neighbours, bucket_of, coded_scales, fit_offsets
 from hsinr.codecs._laplace import (
     MAX_BOUND,
@@ -334,12 +334,9 @@ class LatentEncoding:
     trained: bool
 
 
-class LatentCodec:
+class LatentCodec(CompressingCodec):
     name = "latent"
     codec_id = CODEC_ID
-
-    def encode(self, cube: Cube, *, bpppb: float | None = None, **options) -> bytes:
-        return self.compress(cube, bpppb=bpppb, **options).data
 
     def compress(
         self,
@@ -445,8 +442,6 @@ class LatentCodec:
         data = pack(header, problem.wavelet, quantised)
         psnr = -10 * math.log10(max(problem.mse(header, quantised), 1e-300))
         return LatentEncoding(data, header.components, header.step, psnr, trained)
-
-    encode.__signature__ = inspect.signature(compress)  # type: ignore[attr-defined]
 
     def describe(self, data: bytes) -> dict[str, object]:
         header, _, quantised = unpack(data)

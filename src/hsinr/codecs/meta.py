@@ -25,7 +25,6 @@ smaller). The file names its base network by hash; decoding needs that network.
 
 from __future__ import annotations
 
-import inspect
 import math
 import struct
 import time
@@ -38,6 +37,7 @@ from tqdm.auto import tqdm
 
 from hsinr import container
 from hsinr.basenet import BaseNetwork, BaseNetworkError, resolve_base
+from hsinr.codecs._compressing import CompressingCodec
 from hsinr.codecs._laplace import MODEL, LaplaceGroups
 from hsinr.codecs._layout import CUBE_HEADER, CubeHeader
 from hsinr.codecs._uniform import dequantise, quantise
@@ -153,15 +153,11 @@ def amortised_bpppb(file_bytes: int, base_bytes: int, images: int, shape) -> flo
     return 8 * (file_bytes + base_bytes / images) / float(np.prod(shape))
 
 
-class MetaCodec:
+class MetaCodec(CompressingCodec):
     """Meta-learned INR codec: a few gradient steps per patch on a shared base network."""
 
     name = "meta"
     codec_id = CODEC_ID
-
-    def encode(self, cube: Cube, *, bpppb: float | None = None, **options) -> bytes:
-        """The compressed file of ``cube`` (see :meth:`compress` for the options)."""
-        return self.compress(cube, bpppb=bpppb, **options).data
 
     def compress(
         self,
@@ -209,8 +205,6 @@ class MetaCodec:
         n_values = float(np.prod(cube.shape))
         fitted = psnr_of_mse(float(mse) / n_values)
         return MetaEncoding(data, chosen, net, fitted, len(latents), fit_seconds)
-
-    encode.__signature__ = inspect.signature(compress)  # type: ignore[attr-defined]
 
     @staticmethod
     def _fit(net: BaseNetwork, patches: Patches, steps, lr, device, progress):

@@ -19,7 +19,6 @@ paper's Table I fields, what exact decoding needs, and the weights in fp32 or fp
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 import struct
 import time
@@ -30,6 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from hsinr import container
+from hsinr.codecs._compressing import CompressingCodec
 from hsinr.codecs._weights import body_size, decode_weights, encode_weights, group_count
 from hsinr.cube import Cube, Normalisation
 from hsinr.errors import InputError
@@ -200,7 +200,7 @@ def _check_arch(arch: Arch) -> None:
         )
 
 
-class SirenCodec:
+class SirenCodec(CompressingCodec):
     """Per-image SIREN codec (``encode`` aims at a bpppb budget; ``decode`` needs only bytes)."""
 
     name = "siren"
@@ -252,9 +252,6 @@ class SirenCodec:
         return balanced[-1] if balanced else found[0]
 
     # -- encoding ------------------------------------------------------------------------
-    def encode(self, cube: Cube, *, bpppb: float | None = None, **options) -> bytes:
-        """The compressed file of ``cube`` (see :meth:`compress` for the options)."""
-        return self.compress(cube, bpppb=bpppb, **options).data
 
     def compress(
         self,
@@ -413,9 +410,6 @@ class SirenCodec:
         if not trials:
             self.default_arch(shape, bpppb, Storage(16))  # raises the minimum-rate error
         return sorted(trials, key=lambda trial: trial.psnr, reverse=True)
-
-    # ``encode`` takes exactly the options of ``compress``: say so to option checking.
-    encode.__signature__ = inspect.signature(compress)  # type: ignore[attr-defined]
 
     @staticmethod
     def _training_data(cube: Cube, device: str):
