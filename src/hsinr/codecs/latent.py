@@ -399,7 +399,8 @@ class LatentCodec(CompressingCodec):
         """For each k, bisect q; the (k, q) with the best PSNR within the budget (no training)."""
         best: LatentEncoding | None = None
         worse = 0
-        for k in tqdm(counts, desc="components", disable=not progress, leave=False):
+        bar = tqdm(counts, desc="components", disable=not progress, leave=False)
+        for k in bar:
             found = bisect(
                 lambda log_step, k=k: self._untrained(problem, k, math.exp(-log_step)),
                 lambda encoding: len(encoding.data),
@@ -409,6 +410,7 @@ class LatentCodec(CompressingCodec):
                 continue
             if best is None or found.value.psnr > best.psnr:
                 best, worse = found.value, 0
+                bar.set_postfix(k=k, psnr=f"{best.psnr:.2f}")
             else:
                 worse += 1
                 if worse >= 2:
