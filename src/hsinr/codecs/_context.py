@@ -7,9 +7,11 @@ same position in the previous component, and its three neighbours in the row abo
 the same subband (up-left, up, up-right). The context is cut into ``BUCKETS`` fixed
 ranges and each range has one stored offset (int8, in eighths of an octave).
 
-Decoding runs component by component, subband by subband from the coarsest, a row at a
-time, so each row's contexts are known when it is decoded, and the encoder computes the
-same contexts from the same values in the same order of operations (bit-identical).
+Decoding runs component by component, level by level from the coarsest, a row at a time
+(the LL band's rows, then for each level a row of HL, LH and HH together: none of them
+looks at the others), so each row's contexts are known when it is decoded, and the
+encoder computes the same contexts from the same values in the same order of operations
+(bit-identical).
 """
 
 from __future__ import annotations
@@ -42,13 +44,19 @@ class Neighbours:
         cols = wavelet.cols
         shape = (wavelet.rows, cols)
         above = [np.full(shape, -1, dtype=np.int64) for _ in range(3)]
-        rows = []
         for r0, r1, c0, c1 in wavelet.boxes:
             i, j = np.mgrid[r0:r1, c0:c1]
             for shift, table in zip((-1, 0, 1), above, strict=True):
                 ok = (i > r0) & (j + shift >= c0) & (j + shift < c1)
                 table[r0:r1, c0:c1] = np.where(ok, (i - 1) * cols + j + shift, -1)
-            rows += [row * cols + np.arange(c0, c1) for row in range(r0, r1)]
+        rows = []  # the LL band, then per level its HL, LH and HH rows side by side
+        for first in range(0, wavelet.subband_count, 3):
+            boxes = wavelet.boxes[max(first - 2, 0) : first + 1]
+            for row in range(max(r1 - r0 for r0, r1, _, _ in boxes)):
+                rows.append(np.concatenate([
+                    (r0 + row) * cols + np.arange(c0, c1)
+                    for r0, r1, c0, c1 in boxes if r0 + row < r1
+                ]))  # fmt: skip
         return cls(wavelet.parents.reshape(-1), tuple(t.reshape(-1) for t in above), rows)
 
     def contexts(self, magnitude: np.ndarray, component: int, positions: np.ndarray) -> np.ndarray:
