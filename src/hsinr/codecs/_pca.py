@@ -50,8 +50,9 @@ class Basis:
         return scores @ self.components.T + self.mean
 
 
-def principal_basis(pixels: np.ndarray, k_max: int) -> Basis:
-    """The mean and the ``k_max`` leading eigenvectors of the band covariance, rounded to fp16.
+def principal_basis(pixels: np.ndarray, k_max: int, *, stored: bool = True) -> Basis:
+    """The mean and the ``k_max`` leading eigenvectors of the band covariance, rounded to
+    fp16 (``stored``, as the PCA codecs keep them) or exact.
 
     ``pixels`` is (N, C). The sign of each eigenvector is fixed (largest entry positive)
     so that the result does not depend on the eigen-solver's whims.
@@ -64,6 +65,8 @@ def principal_basis(pixels: np.ndarray, k_max: int) -> Basis:
     components = eigenvectors[:, order]
     signs = np.sign(components[np.abs(components).argmax(axis=0), np.arange(components.shape[1])])
     components = components * np.where(signs == 0, 1, signs)
+    if not stored:
+        return Basis(mean, components)
     rounded = lambda a: a.astype(STORED).astype(np.float64)  # noqa: E731
     return Basis(rounded(mean), rounded(components))
 

@@ -47,7 +47,7 @@ from hsinr.codecs._laplace import (
     scale_of,
 )
 from hsinr.codecs._layout import CubeHeader
-from hsinr.codecs._pca import component_counts
+from hsinr.codecs._pca import component_counts, principal_basis
 from hsinr.codecs._rate import bisect
 from hsinr.codecs._wavelet import MAX_LEVELS, Wavelet2D
 from hsinr.cube import Cube
@@ -266,12 +266,9 @@ class _Problem:
         self.values, _ = cube.normalise(np.float64)
         rows, cols, bands = cube.shape
         pixels = self.values.reshape(-1, bands)
-        mean = pixels.mean(axis=0)
-        centred = pixels - mean
-        eigenvalues, vectors = np.linalg.eigh(centred.T @ centred)
-        order = np.argsort(eigenvalues)[::-1][:k_max]
-        self.mean, self.components = mean, vectors[:, order].T  # (k_max, C)
-        scores = centred @ self.components.T  # (HW, k_max)
+        basis = principal_basis(pixels, k_max, stored=False)
+        self.mean, self.components = basis.mean, basis.components.T  # (k_max, C)
+        scores = basis.project(pixels)  # (HW, k_max)
         self.rms = np.sqrt(np.mean(scores**2, axis=0))
         self.wavelet = Wavelet2D(rows, cols, levels)
         self.coefficients = self.wavelet.analysis(scores.T.reshape(-1, rows, cols))
