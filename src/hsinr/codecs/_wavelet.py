@@ -1,11 +1,12 @@
-"""The 2-D CDF 9/7 wavelet transform (JPEG 2000's irreversible filter), as explicit matrices.
+"""The 2-D CDF 9/7 wavelet transform (JPEG 2000's irreversible filter).
 
 One level along one axis is the lifting scheme with whole-sample symmetric extension, which
 is critically sampled for any length (``ceil(n/2)`` low-pass and ``floor(n/2)`` high-pass
-values). Each level is turned into an ``n x n`` matrix by transforming the identity, and
-its synthesis matrix is the exact inverse with columns scaled to unit norm, so one
-quantiser step costs the same squared error in every subband. The 2-D transform is the
-dyadic (Mallat) one: each level splits the current low-pass block into LL, HL, LH, HH.
+values), computed in O(n). Its synthesis (the exact inverse, lifting steps undone) is
+scaled so that every synthesis basis vector has unit norm, so one quantiser step costs the
+same squared error in every subband; the norms are measured once per length by
+synthesising unit vectors (O(n^2) time, in chunks). The 2-D transform is the dyadic
+(Mallat) one: each level splits the current low-pass block into LL, HL, LH, HH.
 
 >>> import numpy as np
 >>> wavelet = Wavelet2D(50, 40)
@@ -16,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -31,16 +33,20 @@ _ALPHA, _BETA, _GAMMA, _DELTA = (
 _K = 1.230174104914001
 
 
+def _neighbours(n: int) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray]:
+    """Sizes of the two halves and, with symmetric extension, the low-pass neighbour after
+    each high-pass value and the high-pass neighbours before / after each low-pass value."""
+    nl, nh = (n + 1) // 2, n // 2
+    right = np.minimum(np.arange(nh) + 1, nl - 1)
+    left = np.maximum(np.arange(nl) - 1, 0)
+    same = np.minimum(np.arange(nl), nh - 1)
+    return nl, nh, right, left, same
+
+
 def _lift(x: np.ndarray) -> np.ndarray:
-    """One analysis level along axis 0: the low-pass then the high-pass values."""
-    n = x.shape[0]
+    """One analysis level along axis 0 (length >= 2): the low-pass then the high-pass values."""
+    _, nh, right, left, same = _neighbours(x.shape[0])
     low, high = x[0::2].copy(), x[1::2].copy()
-    nl, nh = low.shape[0], high.shape[0]
-    right = np.minimum(np.arange(nh) + 1, nl - 1)  # low neighbour after each high value
-    left = np.maximum(np.arange(nl) - 1, 0)  # high neighbour before each low value
-    same = np.minimum(np.arange(nl), nh - 1)  # high neighbour after each low value
-    if n % 2 == 0:  # the last high value mirrors onto the last low value
-        right[-1] = nl - 1
     high += _ALPHA * (low[:nh] + low[right])
     low += _BETA * (high[left] + high[same])
     high += _GAMMA * (low[:nh] + low[right])
@@ -48,13 +54,40 @@ def _lift(x: np.ndarray) -> np.ndarray:
     return np.concatenate([low * _K, high / _K])
 
 
+def _unlift(y: np.ndarray) -> np.ndarray:
+    """The exact inverse of :func:`_lift`."""
+    nl, nh, right, left, same = _neighbours(y.shape[0])
+    low, high = y[:nl] / _K, y[nl:] * _K
+    low = low - _DELTA * (high[left] + high[same])
+    high = high - _GAMMA * (low[:nh] + low[right])
+    low = low - _BETA * (high[left] + high[same])
+    high = high - _ALPHA * (low[:nh] + low[right])
+    out = np.empty_like(y)
+    out[0::2], out[1::2] = low, high
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def synthesis_norms(n: int, chunk: int = 512) -> np.ndarray:
+    """The norm of each of the ``n`` one-level synthesis basis vectors (read-only)."""
+    norms = np.empty(n)
+    for start in range(0, n, chunk):
+        units = np.zeros((n, min(chunk, n - start)))
+        units[np.arange(start, start + units.shape[1]), np.arange(units.shape[1])] = 1
+        norms[start : start + units.shape[1]] = np.linalg.norm(_unlift(units), axis=0)
+    norms.flags.writeable = False
+    return norms
+
+
 def level_matrices(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(analysis, synthesis) of one level on length ``n``: synthesis has unit-norm columns
-    and ``synthesis @ analysis`` is the identity."""
-    analysis = _lift(np.eye(n))
-    synthesis = np.linalg.inv(analysis)
-    norms = np.linalg.norm(synthesis, axis=0)
-    return analysis * norms[:, None], synthesis / norms[None, :]
+    """(analysis, synthesis) matrices of one normalised level on length ``n``:
+    ``synthesis @ analysis`` is the identity and synthesis has unit-norm columns."""
+    norms = synthesis_norms(n)
+    return _lift(np.eye(n)) * norms[:, None], _unlift(np.eye(n)) / norms[None, :]
+
+
+def _along(function, values: np.ndarray, axis: int) -> np.ndarray:
+    return np.moveaxis(function(np.moveaxis(values, axis, 0)), 0, axis)
 
 
 def default_levels(rows: int, cols: int) -> int:
@@ -89,21 +122,24 @@ class Wavelet2D:
     @cached_property
     def steps(self) -> list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
         """Per level, finest first: the block it transforms (rows, cols) and its row
-        analysis, row synthesis, column analysis and column synthesis matrices."""
+        analysis, row synthesis, column analysis and column synthesis matrices (for the
+        torch synthesis of ``hsinr.nn.latent``; O(n^2) memory, so small images only)."""
         return [(r, c, *level_matrices(r), *level_matrices(c)) for r, c in self._sizes[:-1]]
 
     def analysis(self, images: np.ndarray) -> np.ndarray:
         """(..., rows, cols) images -> coefficients of the same shape (Mallat layout)."""
         out = np.array(images, dtype=np.float64, copy=True)
-        for r, c, row_a, _, col_a, _ in self.steps:
-            out[..., :r, :c] = row_a @ out[..., :r, :c] @ col_a.T
+        for r, c in self._sizes[:-1]:
+            block = _along(_lift, out[..., :r, :c], -2) * synthesis_norms(r)[:, None]
+            out[..., :r, :c] = _along(_lift, block, -1) * synthesis_norms(c)
         return out
 
     def synthesis(self, coefficients: np.ndarray) -> np.ndarray:
         """The inverse of :meth:`analysis`."""
         out = np.array(coefficients, dtype=np.float64, copy=True)
-        for r, c, _, row_s, _, col_s in reversed(self.steps):
-            out[..., :r, :c] = row_s @ out[..., :r, :c] @ col_s.T
+        for r, c in reversed(self._sizes[:-1]):
+            block = _along(_unlift, out[..., :r, :c] / synthesis_norms(c), -1)
+            out[..., :r, :c] = _along(_unlift, block / synthesis_norms(r)[:, None], -2)
         return out
 
     @cached_property
