@@ -1,28 +1,27 @@
-"""Codec ``latent``: wavelet latents and a learned spectral basis, trained for rate and
-distortion together (hsinr's flagship rate-distortion codec).
+"""Codec ``latent``: wavelet latents and a coded spectral basis (hsinr's flagship
+rate-distortion codec; method and measurements in docs/METHODS.md, bytes in
+docs/FORMAT.md).
 
 Decoder: ``spectra = (q * W^-1(y)) @ B + m`` where ``y`` are k integer latent images in
 the CDF 9/7 wavelet domain (``_wavelet``), ``W^-1`` the wavelet synthesis, and the basis
 ``B`` (k x C) and mean ``m`` are stored as integers times one step per row (a row's
-first differences along the bands are what is coded). Every integer is entropy coded
-with constriction's ANS coder under a zero-centred quantised Laplace: one scale per
-component and subband for the latents, one per row for the basis.
+first differences along the bands are what is coded). Non-zero latents decode at
+``sign(y) (|y| - offset)``, the centroid offset stored in the header. Every integer is
+entropy coded with constriction's ANS coder under a zero-centred quantised Laplace: one
+scale per basis row; for the latents one scale per component and subband, shifted by a
+context offset (``_context``).
 
-Encoder: the KLT gives the first basis and the latents' starting values (analysis of the
-component images); k and q are searched to fit the budget (rate control by bisection on
-q, equivalently on lambda = q^2 ln2 / 6); then ``iterations`` of rate-distortion training
-(``hsinr.nn.latent``) move latents, basis and mean jointly, and q is bisected again
-around the first choice so that the trained file fits the budget.
+Encoder: the KLT gives the basis and, by wavelet analysis of the component images, the
+latents; these are rounded and improved by RDOQ passes (:func:`optimise_quantisation`),
+and the basis and mean are refitted by least squares to the stored latents. Rate
+control: for each k, bisection on q (equivalently on lambda = q^2 ln2 / 6); the k with
+the best PSNR wins. Optional (``iterations``): gradient rate-distortion training of
+latents, basis and mean (``hsinr.nn.latent``), then q is bisected again so that the
+trained file fits.
 
 Basis steps: row r is quantised with step ``q * rho_r / sqrt(H W)``, ``rho_r`` the
 reciprocal RMS of that row's coefficient (1 for the mean): the high-rate optimum for
 the squared error the row's rounding adds, at the same lambda as the latents.
-
-Codec header (34 bytes): the cube header (``_layout``), then levels uint8, k uint16,
-q float32. Payload: symbol bound uint32; k + 1 basis step codes, k + 1 basis scale codes
-and k x S latent scale codes (uint8 each; S = 3 levels + 1 subbands); then the ANS words
-(uint32) of the basis differences ((k + 1) x C, mean first) followed by the latents
-(k x H x W, component by component, row-major).
 """
 
 from __future__ import annotations
