@@ -212,8 +212,3 @@ class ZeroCentredDecoder:
         except (ValueError, RuntimeError) as exc:
             raise CorruptFileError(f"entropy-coded data is corrupt: {exc}") from exc
         return np.asarray(symbols, dtype=np.int64)
-
-
-def decode_zero_centred(words: np.ndarray, scales: np.ndarray, bound: int) -> np.ndarray:
-    """The symbols of :func:`encode_zero_centred`, given the same scales and bound."""
-    return ZeroCentredDecoder(words, bound).decode(scales)

@@ -135,8 +135,9 @@ class EntropyModel:
     neighbours: Neighbours
 
     @classmethod
-    def fit(cls, latents: np.ndarray, wavelet: Wavelet2D) -> EntropyModel:
-        """The model that codes ``latents`` (k, rows * cols) in about the fewest bits."""
+    def fit(cls, latents: np.ndarray, wavelet: Wavelet2D, contexts: bool = True) -> EntropyModel:
+        """The model that codes ``latents`` (k, rows * cols) in about the fewest bits
+        (without ``contexts``: every context offset 0, one scale per group)."""
         k = len(latents)
         groups = latent_groups(wavelet, k).reshape(k, -1)
         codes = fit_scale_codes(latents, groups, k * wavelet.subband_count)
@@ -145,10 +146,14 @@ class EntropyModel:
         magnitude = np.abs(latents) / scale_of(per_latent)
         buckets = bucket_of(neighbours.all_contexts(magnitude))
         offsets = fit_offsets(latents, per_latent, buckets)
+        if not contexts:
+            offsets = np.zeros_like(offsets)
         return cls(codes, offsets, coded_scales(per_latent, offsets, buckets), neighbours)
 
 
-def pack(header: LatentHeader, wavelet: Wavelet2D, quantised: Quantised) -> bytes:
+def pack(
+    header: LatentHeader, wavelet: Wavelet2D, quantised: Quantised, contexts: bool = True
+) -> bytes:
     """The file of ``quantised`` (the entropy models are fitted here)."""
     k = header.components
     differences = np.diff(quantised.rows, axis=1, prepend=0).astype(np.int64)
@@ -158,7 +163,7 @@ def pack(header: LatentHeader, wavelet: Wavelet2D, quantised: Quantised) -> byte
         raise InputError("values too large to code at this step; use a larger budget or step")
     row_groups = np.repeat(np.arange(k + 1), differences.shape[1])
     basis_codes = fit_scale_codes(differences, row_groups, k + 1)
-    model = EntropyModel.fit(latents, wavelet)
+    model = EntropyModel.fit(latents, wavelet, contexts)
     order = np.concatenate(model.neighbours.rows)
     symbols = np.concatenate([differences.reshape(-1), latents[:, order].reshape(-1)])
     all_scales = np.concatenate([np.repeat(scale_of(basis_codes), differences.shape[1]),
@@ -237,9 +242,9 @@ def centroid_offset(symbols: np.ndarray, latents: np.ndarray) -> float:
     return float(np.clip(round(256 * excess), 0, 255)) / 256
 
 
-def optimise_quantisation(symbols, latents, scales, offset: float, weight: float) -> np.ndarray:
+def optimise_quantisation(symbols, latents, scales, offset: float) -> np.ndarray:
     """One pass of rate-distortion optimised quantisation: every non-zero symbol moves one
-    step toward zero where that lowers ``error + weight * lambda * bits`` (errors in
+    step toward zero where that lowers ``error + lambda * bits`` (errors in
     squared steps, lambda = ln2 / 6 per bit: the codec's Lagrangian over q^2), with bits
     under the given Laplace scales (the entropy model fitted to the current symbols)."""
     magnitude, target = np.abs(symbols), np.abs(latents)
@@ -250,17 +255,16 @@ def optimise_quantisation(symbols, latents, scales, offset: float, weight: float
 
     error_change = (target - decoded(smaller)) ** 2 - (target - decoded(magnitude)) ** 2
     bits_change = laplace_bits(smaller, scales) - laplace_bits(magnitude, scales)
-    better = (magnitude > 0) & (error_change + weight * math.log(2) / 6 * bits_change < 0)
+    better = (magnitude > 0) & (error_change + math.log(2) / 6 * bits_change < 0)
     return np.where(better, np.sign(symbols) * smaller, symbols)
 
 
 class _Problem:
     """One cube prepared for coding: its KLT, the wavelet of its component images."""
 
-    def __init__(self, cube: Cube, k_max: int, levels: int, passes: int = 2,
-                 weight: float = 1.0) -> None:  # fmt: skip
-        self.passes, self.weight = passes, weight
-        self.refit = True
+    def __init__(self, cube: Cube, k_max: int, levels: int, passes: int = RDOQ_PASSES,
+                 contexts: bool = True, refit: bool = True) -> None:  # fmt: skip
+        self.passes, self.contexts, self.refit = passes, contexts, refit
         self.cube_header = CubeHeader.of(cube)
         self.values, _ = cube.normalise(np.float64)
         rows, cols, bands = cube.shape
@@ -291,17 +295,17 @@ class _Problem:
         return header, self.coefficients[:k] / header.step, rows, codes
 
     def quantise(self, header, latents, rows, codes) -> tuple[LatentHeader, Quantised]:
-        """Latents: rounded, then ``RDOQ_PASSES`` passes of rate-distortion optimised
+        """Latents: rounded, then ``self.passes`` passes of rate-distortion optimised
         quantisation (see :func:`optimise_quantisation`); the reconstruction offset is set
-        to the non-zero latents' centroid. Basis rows: plain rounding."""
+        to the non-zero latents' centroid. Basis rows: refitted by least squares to the
+        decoded latents (with ``self.refit``), then rounded to their steps."""
         symbols = np.rint(latents)
         k = header.components
         for _ in range(self.passes):
             offset = centroid_offset(symbols, latents)
-            scales = EntropyModel.fit(symbols.reshape(k, -1), self.wavelet).scales.reshape(
-                symbols.shape
-            )
-            symbols = optimise_quantisation(symbols, latents, scales, offset, self.weight)
+            model = EntropyModel.fit(symbols.reshape(k, -1), self.wavelet, self.contexts)
+            scales = model.scales.reshape(symbols.shape)
+            symbols = optimise_quantisation(symbols, latents, scales, offset)
         header = replace(header, offset_code=round(256 * centroid_offset(symbols, latents)))
         steps = row_steps(codes, header)[:, None]
         if self.refit:
@@ -310,9 +314,6 @@ class _Problem:
             pixels = self.values.reshape(len(scores), -1)
             rows = np.linalg.lstsq(design, pixels, rcond=None)[0]
         return header, Quantised(symbols, np.rint(rows / steps), codes)
-
-    def groups(self, k: int) -> np.ndarray:
-        return latent_groups(self.wavelet, k)
 
     def mse(self, header: LatentHeader, quantised: Quantised) -> float:
         decoded = np.clip(reconstruct(header, self.wavelet, quantised), 0.0, 1.0)
@@ -327,7 +328,6 @@ class LatentEncoding:
     components: int
     step: float
     psnr: float  # on the normalised cube, as decoded
-    trained: bool
 
 
 class LatentCodec(CompressingCodec):
@@ -344,14 +344,18 @@ class LatentCodec(CompressingCodec):
         step: float | None = None,
         levels: int = -1,
         rdoq: int = RDOQ_PASSES,
+        contexts: bool = True,
+        refit: bool = True,
         seed: int = 0,
         device: str = "cpu",
         progress: bool = True,
     ) -> LatentEncoding:
         """The best file within ``bpppb`` (or at latent step ``step``, normalised units).
 
-        ``components`` fixes k instead of searching it; ``iterations`` = 0 skips the
-        rate-distortion training (the KLT + wavelet start, rounded).
+        ``components`` fixes k instead of searching it; ``iterations`` > 0 adds gradient
+        rate-distortion training; ``rdoq`` is the number of RDOQ passes. ``contexts`` and
+        ``refit`` switch off the context model and the basis refit (for ablations; the
+        files stay valid).
         """
         if (bpppb is None) == (step is None):
             raise InputError("latent codec: give a bit budget (--bpppb) or a step, not both")
@@ -366,7 +370,7 @@ class LatentCodec(CompressingCodec):
                 raise InputError(f"components must be 1-{bands}, not {components}")
             counts = [components]
         try:
-            problem = _Problem(cube, max(counts), levels, rdoq)
+            problem = _Problem(cube, max(counts), levels, rdoq, contexts, refit)
         except ValueError as exc:
             raise InputError(str(exc)) from exc
         if step is not None:
@@ -418,28 +422,25 @@ class LatentCodec(CompressingCodec):
 
     def _untrained(self, problem: _Problem, k: int, step: float) -> LatentEncoding:
         header, latents, rows, codes = problem.start(k, step)
-        return self._encoding(
-            problem, problem.quantise(header, latents, rows, codes), trained=False
-        )
+        return self._encoding(problem, problem.quantise(header, latents, rows, codes))
 
     def _trained_at(self, problem, k, step, iterations, seed, device, progress) -> LatentEncoding:
         from hsinr.nn.latent import RateDistortion, train
 
         header, latents, rows, codes = problem.start(k, step)
         if iterations:
-            groups = problem.groups(k)
+            groups = latent_groups(problem.wavelet, k)
             settings = RateDistortion(iterations=iterations, seed=seed)
             latents, rows = train(problem.values, problem.wavelet, latents, groups, rows,
                                   row_steps(codes, header), header.step, settings,
                                   device=device, progress=progress)  # fmt: skip
-        return self._encoding(problem, problem.quantise(header, latents, rows, codes),
-                              trained=iterations > 0)  # fmt: skip
+        return self._encoding(problem, problem.quantise(header, latents, rows, codes))
 
-    def _encoding(self, problem: _Problem, parts, trained: bool) -> LatentEncoding:
+    def _encoding(self, problem: _Problem, parts) -> LatentEncoding:
         header, quantised = parts
-        data = pack(header, problem.wavelet, quantised)
+        data = pack(header, problem.wavelet, quantised, problem.contexts)
         psnr = -10 * math.log10(max(problem.mse(header, quantised), 1e-300))
-        return LatentEncoding(data, header.components, header.step, psnr, trained)
+        return LatentEncoding(data, header.components, header.step, psnr)
 
     def describe(self, data: bytes) -> dict[str, object]:
         header, _, quantised = unpack(data)
