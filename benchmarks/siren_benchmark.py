@@ -128,7 +128,7 @@ def write_outputs(out: Path, rows, search_rows, args, seconds: float) -> None:
     plt.close(figure)
 
     figure, axis = plt.subplots(figsize=(6, 3.6))
-    ordered = sorted(search_rows, key=lambda r: (int(r["arch"].split("x")[0])))
+    ordered = sorted(search_rows, key=lambda r: int(r["arch"].split("x")[0]))
     axis.bar([r["arch"] for r in ordered], [r["psnr"] for r in ordered])
     axis.set(
         title=f"architecture search: {args.search_scene} @ {args.search_rate} bpppb, "
