@@ -1,0 +1,27 @@
+"""Files written by earlier hsinr versions still decode to what they decoded to then."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hsinr import codecs
+
+V1 = Path(__file__).parent / "data" / "v1"
+FILES = sorted(json.loads((V1 / "MANIFEST.json").read_text())["files"])
+TORCH_CODECS = {"siren", "meta"}
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_version_1_files_decode_as_they_did(name):
+    data = (V1 / f"{name}.hsinr").read_bytes()
+    with np.load(V1 / f"{name}.decoded.npz", allow_pickle=False) as archive:
+        expected = archive["decoded"]
+    decoded = codecs.decode(data).data
+    assert decoded.dtype == expected.dtype and decoded.shape == expected.shape
+    if codecs.for_file(data).name in TORCH_CODECS:
+        difference = np.abs(decoded.astype(np.int64) - expected.astype(np.int64))
+        assert difference.max() <= 1 and np.mean(difference == 0) > 0.99
+    else:
+        np.testing.assert_array_equal(decoded, expected)
