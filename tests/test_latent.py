@@ -11,12 +11,7 @@ from hsinr import codecs, container, metrics
 from hsinr.cli import main
 from hsinr.codecs import latent
 from hsinr.codecs._context import BUCKETS, Neighbours
-from hsinr.codecs._laplace import (
-    ZeroCentredDecoder,
-    encode_zero_centred,
-    fit_scale_codes,
-    scale_of,
-)
+from hsinr.codecs._laplace import LaplaceDecoder, encode_symbols, fit_scale_codes, scale_of
 from hsinr.codecs._wavelet import Wavelet2D, default_levels
 from hsinr.cube import Cube
 
@@ -52,8 +47,10 @@ def test_zero_centred_entropy_coding_is_bit_exact():
     groups = np.repeat([0, 1], 500)
     scales = scale_of(fit_scale_codes(symbols, groups, 2))[groups]
     bound = int(np.abs(symbols).max())
-    words = encode_zero_centred(symbols, scales, bound)
-    assert np.array_equal(ZeroCentredDecoder(words, bound).decode(scales), symbols)
+    words = encode_symbols(symbols, scales, -bound, bound)
+    decoder = LaplaceDecoder(words, -bound, bound)
+    assert np.array_equal(decoder.decode(scales), symbols)
+    decoder.finish()
     assert words.nbytes * 8 < 1.1 * 1000 * 4  # about the entropy, far below raw int32
 
 
@@ -106,12 +103,42 @@ def test_contexts_use_only_what_the_decoder_has_already_decoded(crop):
     neighbours = Neighbours.of(wavelet)
     magnitude = np.abs(np.random.default_rng(5).laplace(size=(3, crop.shape[0] * crop.shape[1])))
     expected = neighbours.all_contexts(magnitude)
-    partial = np.zeros_like(magnitude)
+    partial = np.zeros((3, magnitude.shape[1] + 1))  # the last entry: "no neighbour"
     for component in range(3):
+        previous = partial[component - 1] if component else None
         for positions in neighbours.rows:
-            found = neighbours.contexts(partial, component, positions)
+            found = neighbours.contexts(partial[component], previous, positions)
             assert np.array_equal(found, expected[component, positions])
             partial[component, positions] = magnitude[component, positions]
+
+
+@pytest.mark.parametrize("shape", [(1, 9), (9, 1), (7, 5), (40, 36)])
+def test_contexts_follow_the_documented_definition(shape):
+    """docs/FORMAT.md: the mean of |y| / s over the parent, the up-left, up and up-right
+    neighbours within the subband and the previous component, those that exist, summed
+    in that order; computed here one latent at a time."""
+    wavelet = Wavelet2D(*shape)
+    rows, cols = shape
+    magnitude = np.abs(np.random.default_rng(6).laplace(size=(2, rows * cols)))
+    parents = wavelet.parents.reshape(-1)
+    subband = wavelet.subbands
+    found = Neighbours.of(wavelet).all_contexts(magnitude)
+    for component in range(2):
+        for i in range(rows):
+            for j in range(cols):
+                looked = []
+                if parents[i * cols + j] >= 0:
+                    looked.append(magnitude[component, parents[i * cols + j]])
+                for shift in (-1, 0, 1):
+                    ii, jj = i - 1, j + shift
+                    if ii >= 0 and 0 <= jj < cols and subband[ii, jj] == subband[i, j]:
+                        looked.append(magnitude[component, ii * cols + jj])
+                if component:
+                    looked.append(magnitude[component - 1, i * cols + j])
+                total = 0.0
+                for value in looked:
+                    total += value
+                assert found[component, i * cols + j] == total / max(len(looked), 1)
 
 
 def test_rate_distortion_optimised_quantisation_lowers_the_lagrangian(crop):

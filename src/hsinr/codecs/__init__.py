@@ -26,6 +26,7 @@ from hsinr.codecs.pca_jpeg2000 import PcaJpeg2000Codec
 from hsinr.codecs.siren import SirenCodec
 from hsinr.cube import Cube
 from hsinr.errors import InputError
+from hsinr.limits import DEFAULT, Limits
 
 
 @runtime_checkable
@@ -38,9 +39,9 @@ class Codec(Protocol):
 
     def encode(self, cube: Cube, *, bpppb: float, **options) -> bytes: ...
 
-    def decode(self, data: bytes) -> Cube: ...
+    def decode(self, data: bytes, *, limits: Limits = DEFAULT) -> Cube: ...
 
-    def describe(self, data: bytes) -> dict[str, object]: ...
+    def describe(self, data: bytes, limits: Limits = DEFAULT) -> dict[str, object]: ...
 
 
 _REGISTRY: dict[str, type] = {
@@ -105,16 +106,20 @@ def decode(
     bands: slice = _FULL,
     device: str = "cpu",
     base: object = None,
+    limits: Limits = DEFAULT,
 ) -> Cube:
     """Decode any hsinr file, or a window of rows / cols and a range of bands of it.
 
     Codecs that decode a window on their own do so; for the others the whole cube is
     decoded and sliced. ``base`` is the base network (a path) for ``meta`` files; None
-    means the shipped one; other codecs ignore it.
+    means the shipped one; other codecs ignore it. What the file may make the decoder
+    allocate and compute is checked against ``limits`` (:mod:`hsinr.limits`) first.
     """
     codec = for_file(data)
     accepted = keyword_names(codec.decode)
-    extra = {"device": device} if "device" in accepted else {}
+    extra: dict[str, object] = {"limits": limits}
+    if "device" in accepted:
+        extra["device"] = device
     if "base" in accepted:
         extra["base"] = base
     if "rows" in accepted:

@@ -31,24 +31,34 @@ _OFFSETS = np.arange(-128, 128)
 
 @dataclass(frozen=True)
 class Neighbours:
-    """Flat indices (rows * cols,) of each position's parent and row-above neighbours in
-    its own subband (-1 where there is none), and the decoding order of the rows."""
+    """Where each latent's context looks, and the decoding order of the rows.
 
-    parent: np.ndarray
-    above: tuple[np.ndarray, np.ndarray, np.ndarray]  # up-left, up, up-right
-    rows: list[np.ndarray]  # flat positions of each subband row, in decoding order
+    ``gather`` is (rows * cols, 4): the flat positions of each position's parent and of
+    its up-left, up and up-right neighbours in its own subband, ``rows * cols`` (a zero
+    kept past the end of the magnitudes) where there is none; ``present`` counts those
+    that exist. ``rows`` holds the flat positions of each subband row, in decoding order.
+    """
+
+    gather: np.ndarray
+    present: np.ndarray
+    rows: list[np.ndarray]
 
     @classmethod
     @functools.lru_cache(maxsize=4)
     def of(cls, wavelet: Wavelet2D) -> Neighbours:
         cols = wavelet.cols
+        size = wavelet.rows * cols
         shape = (wavelet.rows, cols)
-        above = [np.full(shape, -1, dtype=np.int64) for _ in range(3)]
+        above = [np.full(shape, size, dtype=np.int64) for _ in range(3)]
         for r0, r1, c0, c1 in wavelet.boxes:
             i, j = np.mgrid[r0:r1, c0:c1]
             for shift, table in zip((-1, 0, 1), above, strict=True):
                 ok = (i > r0) & (j + shift >= c0) & (j + shift < c1)
-                table[r0:r1, c0:c1] = np.where(ok, (i - 1) * cols + j + shift, -1)
+                table[r0:r1, c0:c1] = np.where(ok, (i - 1) * cols + j + shift, size)
+        parent = wavelet.parents.reshape(-1)
+        gather = np.stack([np.where(parent >= 0, parent, size)] +
+                          [table.reshape(-1) for table in above], axis=1)  # fmt: skip
+        present = np.count_nonzero(gather < size, axis=1).astype(np.float64)
         rows = []  # the LL band, then per level its HL, LH and HH rows side by side
         for first in range(0, wavelet.subband_count, 3):
             boxes = wavelet.boxes[max(first - 2, 0) : first + 1]
@@ -57,27 +67,33 @@ class Neighbours:
                     (r0 + row) * cols + np.arange(c0, c1)
                     for r0, r1, c0, c1 in boxes if r0 + row < r1
                 ]))  # fmt: skip
-        return cls(wavelet.parents.reshape(-1), tuple(t.reshape(-1) for t in above), rows)
+        return cls(gather, present, rows)
 
-    def contexts(self, magnitude: np.ndarray, component: int, positions: np.ndarray) -> np.ndarray:
-        """The contexts of ``positions`` of ``component``; ``magnitude`` is (k, rows*cols)
-        normalised magnitudes, filled at least wherever the contexts look."""
-        total = np.zeros(len(positions))
-        count = np.zeros(len(positions))
-        for table in (self.parent, *self.above):
-            index = table[positions]
-            present = index >= 0
-            total += np.where(present, magnitude[component, np.maximum(index, 0)], 0.0)
-            count += present
-        if component > 0:
-            total += magnitude[component - 1, positions]
-            count += 1
+    def contexts(self, magnitude: np.ndarray, previous: np.ndarray | None,
+                 positions: np.ndarray) -> np.ndarray:  # fmt: skip
+        """The contexts of ``positions``. ``magnitude`` holds this component's normalised
+        magnitudes (rows * cols + 1, the last 0), filled at least wherever the contexts
+        look; ``previous`` the previous component's, or None for the first component.
+        Summed in the order parent, up-left, up, up-right, previous component."""
+        looked = magnitude[self.gather[positions]]
+        total = looked[:, 0] + looked[:, 1]
+        total += looked[:, 2]
+        total += looked[:, 3]
+        count = self.present[positions]
+        if previous is not None:
+            total += previous[positions]
+            count = count + 1
         return total / np.maximum(count, 1)
 
     def all_contexts(self, magnitude: np.ndarray) -> np.ndarray:
-        """Every latent's context, (k, rows*cols), as decoding will find them."""
-        positions = np.arange(magnitude.shape[1])
-        return np.stack([self.contexts(magnitude, c, positions) for c in range(len(magnitude))])
+        """Every latent's context, (k, rows*cols), as decoding will find them, from the
+        normalised magnitudes (k, rows*cols)."""
+        k, size = magnitude.shape
+        padded = np.hstack([magnitude, np.zeros((k, 1))])
+        positions = np.arange(size)
+        return np.stack([
+            self.contexts(padded[c], padded[c - 1] if c else None, positions) for c in range(k)
+        ])  # fmt: skip
 
 
 def bucket_of(contexts: np.ndarray) -> np.ndarray:
@@ -87,6 +103,13 @@ def bucket_of(contexts: np.ndarray) -> np.ndarray:
 def coded_scales(group_codes: np.ndarray, offsets: np.ndarray, buckets: np.ndarray) -> np.ndarray:
     """Scales from a group code (per symbol) shifted by its bucket's offset."""
     return scale_of(np.clip(group_codes.astype(np.int64) + offsets[buckets], 0, 255))
+
+
+def scale_table(offsets: np.ndarray) -> np.ndarray:
+    """(256, BUCKETS): the scale of a latent of group code c in bucket b (what
+    :func:`coded_scales` gives, looked up instead of computed)."""
+    codes = np.arange(256)[:, None] + np.asarray(offsets, dtype=np.int64)[None, :]
+    return scale_of(np.clip(codes, 0, 255))
 
 
 def fit_offsets(symbols: np.ndarray, group_codes: np.ndarray, buckets: np.ndarray) -> np.ndarray:

@@ -1,5 +1,17 @@
-"""Quantised Laplace models for entropy coding with constriction's ANS coder, and the
-one-byte scale codes the entropy-coded codecs store as side information.
+"""Quantised Laplace models for entropy coding with constriction's ANS coder, the one
+encoder / decoder pair every entropy-coded codec uses, and the one-byte scale codes they
+store as side information.
+
+Decoding is guarded (docs/FORMAT.md, "Decoding safety"): constriction's decoder returns
+symbols for as long as it is asked, even from an empty payload, so
+:class:`LaplaceDecoder` knows how many bits the payload holds and (1) refuses up front a
+request whose cheapest possible symbols need more, (2) stops as soon as the symbols it
+decoded carry more information than the payload holds, (3) decodes in chunks, so that an
+interrupt is honoured, and (4) with :meth:`LaplaceDecoder.finish`, refuses a payload with
+data left over. The information of a symbol is bounded from below by
+:func:`cost_lower_bound`, which never exceeds what constriction really spends (its
+quantised probabilities are at most the exact Laplace mass plus 2^-22, with the tails
+beyond the range given to the two end symbols; tested).
 
 A scale s is stored as ``code = round(8 log2 s) + 128`` (clipped to 0-255), so codes step
 by 2^(1/8) (about 9 %) from 2^-16 to about 2^16; the coder and decoder both use the scale
@@ -28,9 +40,21 @@ def scale_code(mean_abs: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(8 * log_scale + 128), 0, 255).astype(np.uint8)
 
 
+# 2^(r/8), r = 0..7, correctly rounded: every scale is one of these times a power of two,
+# so the table is exact and the same on every machine (no libm pow in the decoder).
+_EIGHTHS = np.array([float.fromhex(h) for h in (
+    "0x1.0000000000000p+0", "0x1.172b83c7d517bp+0", "0x1.306fe0a31b715p+0",
+    "0x1.4bfdad5362a27p+0", "0x1.6a09e667f3bcdp+0", "0x1.8ace5422aa0dbp+0",
+    "0x1.ae89f995ad3adp+0", "0x1.d5818dcfba487p+0",
+)])  # fmt: skip
+_CODES = np.arange(256) - 128
+SCALES = np.ldexp(_EIGHTHS[_CODES % 8], _CODES // 8)  # the scale of every code
+SCALES.flags.writeable = False
+
+
 def scale_of(codes: np.ndarray) -> np.ndarray:
-    """The scales the codes stand for."""
-    return 2.0 ** ((np.asarray(codes, dtype=np.float64) - 128) / 8)
+    """The scales the codes (integers 0-255) stand for: ``2 ** ((code - 128) / 8)``."""
+    return SCALES[np.asarray(codes, dtype=np.int64)]
 
 
 MODEL = struct.Struct("<HB")  # one group's model: centre (symbol units), scale code
@@ -105,20 +129,21 @@ class LaplaceGroups:
     def encode(self, symbols: np.ndarray, groups: np.ndarray, bits: int) -> np.ndarray:
         """The ANS words (uint32) of ``symbols``, each under its group's model."""
         means, scales = self._model_arrays(groups)
-        coder = constriction.stream.stack.AnsCoder()
-        model = constriction.stream.model.QuantizedLaplace(0, 2**bits - 1)
-        coder.encode_reverse(np.asarray(symbols, np.int32).reshape(-1), model, means, scales)
-        return coder.get_compressed().astype("<u4")
+        return encode_symbols(symbols, scales, 0, 2**bits - 1, means)
 
     def decode(self, words: np.ndarray, groups: np.ndarray, bits: int) -> np.ndarray:
-        """The symbols of :meth:`encode`, given the same group of each symbol."""
+        """The symbols of :meth:`encode`, given the same group of each symbol; refused as
+        corrupt when the words cannot hold them (see :class:`LaplaceDecoder`)."""
+        groups = np.asarray(groups).reshape(-1)
+        decoder = LaplaceDecoder(words, 0, 2**bits - 1)
+        counts = np.bincount(groups, minlength=len(self.codes))
+        centres, scales = self.centres.astype(np.float64), scale_of(self.codes)
+        cheapest = min_cost(scales, 0, 2**bits - 1, centres)
+        decoder.require(float(counts @ cheapest), f"{groups.size:,} symbols")
         means, scales = self._model_arrays(groups)
-        model = constriction.stream.model.QuantizedLaplace(0, 2**bits - 1)
-        try:
-            coder = constriction.stream.stack.AnsCoder(np.asarray(words, dtype=np.uint32))
-            return np.asarray(coder.decode(model, means, scales), dtype=np.int64)
-        except (ValueError, RuntimeError) as exc:
-            raise CorruptFileError(f"entropy-coded data is corrupt: {exc}") from exc
+        symbols = decoder.decode(scales, means)
+        decoder.finish()
+        return symbols
 
 
 MAX_BOUND = 2**22  # largest |symbol| the zero-centred coder takes (support < 2^24)
@@ -181,34 +206,147 @@ def fit_scale_codes(symbols: np.ndarray, groups: np.ndarray, count: int) -> np.n
     return np.argmin(costs, axis=1).astype(np.uint8)
 
 
-def encode_zero_centred(symbols: np.ndarray, scales: np.ndarray, bound: int) -> np.ndarray:
-    """The ANS words (uint32) of integer symbols in [-bound, bound], each under a
-    zero-centred quantised Laplace of its own scale."""
-    coder = constriction.stream.stack.AnsCoder()
-    model = constriction.stream.model.QuantizedLaplace(-bound, bound)
+LEAK = 2.0**-22  # constriction's probability of a symbol exceeds its exact mass by less
+SLACK_BITS = 64  # bits a decoder may read beyond the information it decoded (ANS state)
+DECODE_CHUNK = 2**18  # symbols decoded (and checked) per call into constriction
+
+
+def _cdf(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The CDF of a zero-mean Laplace of ``scale`` at ``x`` (no overflow for any x)."""
+    z = x / scale
+    return np.where(z < 0, 0.5 * np.exp(np.minimum(z, 0)), 1 - 0.5 * np.exp(-np.maximum(z, 0)))
+
+
+def _mass(symbols, scales, low: int, high: int, means=None) -> np.ndarray:
+    """The exact Laplace mass of each symbol's bin, the tails beyond [low, high] given to
+    the end symbols (as constriction's ``QuantizedLaplace(low, high)`` does)."""
+    symbols = np.asarray(symbols, dtype=np.float64)
+    centred = symbols if means is None else symbols - np.asarray(means, dtype=np.float64)
+    scales = np.asarray(scales, dtype=np.float64)
+    upper = np.where(symbols >= high, 1.0, _cdf(centred + 0.5, scales))
+    lower = np.where(symbols <= low, 0.0, _cdf(centred - 0.5, scales))
+    return upper - lower
+
+
+def _bits(mass: np.ndarray) -> np.ndarray:
+    return -np.log2(np.minimum(1.0, mass + LEAK))
+
+
+def cost_lower_bound(symbols, scales, low: int, high: int, means=None) -> np.ndarray:
+    """For each symbol, bits that constriction's ANS coder spends on it at the least under
+    ``QuantizedLaplace(low, high)`` with these scales (and means, else 0).
+
+    >>> bound = cost_lower_bound(np.array([0, 3]), np.array([1.0, 1.0]), -5, 5)
+    >>> [round(float(b), 2) for b in bound]
+    [1.35, 5.27]
+    """
+    return _bits(_mass(symbols, scales, low, high, means))
+
+
+def min_cost(scales, low: int, high: int, means=None) -> np.ndarray:
+    """The least :func:`cost_lower_bound` of any symbol under each model: of its most
+    probable symbol (the bin of the mean, or an end symbol holding a heavy tail)."""
+    scales = np.asarray(scales, dtype=np.float64)
+    centre = np.zeros_like(scales) if means is None else np.asarray(means, dtype=np.float64)
+    candidates = [np.clip(np.rint(centre), low, high), np.full_like(scales, low),
+                  np.full_like(scales, high)]  # fmt: skip
+    mass = np.max([_mass(c, scales, low, high, means) for c in candidates], axis=0)
+    return _bits(mass)
+
+
+def encode_symbols(symbols, scales, low: int, high: int, means=None) -> np.ndarray:
+    """The ANS words (uint32) of integer symbols in [low, high], each under a quantised
+    Laplace of its own scale (and mean, else 0)."""
     symbols = np.asarray(symbols, dtype=np.int32).reshape(-1)
-    coder.encode_reverse(symbols, model, np.zeros(symbols.size), np.asarray(scales, np.float64))
+    scales = np.asarray(scales, dtype=np.float64).reshape(-1)
+    means = np.zeros(symbols.size) if means is None else np.asarray(means, np.float64)
+    coder = constriction.stream.stack.AnsCoder()
+    model = constriction.stream.model.QuantizedLaplace(low, high)
+    coder.encode_reverse(symbols, model, means.reshape(-1), scales)
     return coder.get_compressed().astype("<u4")
 
 
-class ZeroCentredDecoder:
-    """Decodes the symbols of :func:`encode_zero_centred` in consecutive chunks, each with
-    scales that may depend on the chunks before it."""
+class LaplaceDecoder:
+    """Decodes the symbols of :func:`encode_symbols` in consecutive calls (each call's
+    scales may depend on the symbols before it), never trusting the caller's count: see
+    the module notes for the checks.
 
-    def __init__(self, words: np.ndarray, bound: int) -> None:
-        if not 1 <= bound <= MAX_BOUND:
-            raise CorruptFileError(f"symbol bound {bound} is out of range")
-        self.model = constriction.stream.model.QuantizedLaplace(-bound, bound)
+    >>> words = encode_symbols([0, 2, -1], [1.0, 1.0, 1.0], -4, 4)
+    >>> decoder = LaplaceDecoder(words, -4, 4)
+    >>> decoder.decode(np.ones(3)).tolist()
+    [0, 2, -1]
+    >>> decoder.finish()
+    >>> LaplaceDecoder(words, -4, 4).require(1000 * 1.35, "1,000 symbols")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    hsinr.container.CorruptFileError: 1,000 symbols need at least 1,350 bits; the ...
+    """
+
+    def __init__(self, words: np.ndarray, low: int, high: int) -> None:
+        if not (low <= high and high - low <= 2 * MAX_BOUND):
+            raise CorruptFileError(f"symbol range {low}..{high} is out of range")
+        self.low, self.high = int(low), int(high)
+        self.model = constriction.stream.model.QuantizedLaplace(self.low, self.high)
         try:
             self.coder = constriction.stream.stack.AnsCoder(np.asarray(words, dtype=np.uint32))
         except (ValueError, RuntimeError) as exc:
             raise CorruptFileError(f"entropy-coded data is corrupt: {exc}") from exc
+        self.available = int(self.coder.num_valid_bits())
+        self.spent = 0.0
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self._pending_count = 0
 
-    def decode(self, scales: np.ndarray) -> np.ndarray:
-        """The next ``len(scales)`` symbols."""
-        scales = np.asarray(scales, dtype=np.float64)
-        try:
-            symbols = self.coder.decode(self.model, np.zeros(scales.size), scales)
-        except (ValueError, RuntimeError) as exc:
-            raise CorruptFileError(f"entropy-coded data is corrupt: {exc}") from exc
-        return np.asarray(symbols, dtype=np.int64)
+    def require(self, bits: float, what: str) -> None:
+        """Refuse (as corrupt) a request whose symbols need at least ``bits`` bits more
+        than the payload has left."""
+        if bits > self.available + SLACK_BITS - self.spent:
+            raise CorruptFileError(
+                f"{what} need at least {bits:,.0f} bits; the entropy-coded data holds "
+                f"{self.available:,}"
+            )
+
+    def decode(self, scales: np.ndarray, means: np.ndarray | None = None) -> np.ndarray:
+        """The next ``len(scales)`` symbols (int64)."""
+        scales = np.asarray(scales, dtype=np.float64).reshape(-1)
+        if means is not None:
+            means = np.asarray(means, dtype=np.float64).reshape(-1)
+        out = np.empty(scales.size, dtype=np.int64)
+        for start in range(0, scales.size, DECODE_CHUNK):
+            part = slice(start, start + DECODE_CHUNK)
+            chunk_means = np.zeros(len(scales[part])) if means is None else means[part]
+            try:
+                symbols = self.coder.decode(self.model, chunk_means, scales[part])
+            except (ValueError, RuntimeError) as exc:
+                raise CorruptFileError(f"entropy-coded data is corrupt: {exc}") from exc
+            out[part] = symbols
+            self._account(out[part], scales[part], None if means is None else means[part])
+        return out
+
+    def _account(self, symbols, scales, means) -> None:
+        """Add the symbols' least information to what was spent, in batches."""
+        self._pending.append((symbols, scales, means))
+        self._pending_count += symbols.size
+        if self._pending_count >= DECODE_CHUNK:
+            self._settle()
+
+    def _settle(self) -> None:
+        if not self._pending:
+            return
+        symbols, scales = (np.concatenate([p[i] for p in self._pending]) for i in (0, 1))
+        means = None
+        if any(p[2] is not None for p in self._pending):
+            means = np.concatenate([np.zeros(p[0].size) if p[2] is None else p[2]
+                                    for p in self._pending])  # fmt: skip
+        self._pending, self._pending_count = [], 0
+        self.spent += float(cost_lower_bound(symbols, scales, self.low, self.high, means).sum())
+        if self.spent > self.available + SLACK_BITS:
+            raise CorruptFileError(
+                f"entropy-coded data ends before its symbols do (the payload holds "
+                f"{self.available:,} bits)"
+            )
+
+    def finish(self) -> None:
+        """Check the information of every symbol decoded, and that no data is left over."""
+        self._settle()
+        if not self.coder.is_empty():
+            raise CorruptFileError("entropy-coded data holds more than its header's symbols")

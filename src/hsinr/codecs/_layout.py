@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,10 +17,11 @@ import numpy as np
 from hsinr import container
 from hsinr.cube import Cube, Normalisation
 from hsinr.errors import InputError
+from hsinr.limits import DEFAULT, Limits
 
 CUBE_HEADER = struct.Struct("<IIHBdd")
 _LENGTH = struct.Struct("<I")
-MAX_DECODE_VALUES = 2**31  # refuse to allocate more decoded values than this
+RESTORE_CHUNK = 2**22  # values mapped back to original units at once
 
 
 @dataclass(frozen=True)
@@ -41,21 +43,17 @@ class CubeHeader:
         return CUBE_HEADER.pack(*self.shape, code, self.scale.minimum, self.scale.maximum)
 
     @classmethod
-    def unpack_from(cls, data: bytes) -> tuple[CubeHeader, int]:
-        """The header at the start of ``data`` and its size; checks it before any use."""
+    def unpack_from(cls, data: bytes, limits: Limits = DEFAULT) -> tuple[CubeHeader, int]:
+        """The header at the start of ``data`` and its size; checks it (against
+        ``limits`` too) before any use."""
         if len(data) < CUBE_HEADER.size:
             raise container.CorruptFileError("codec header too short")
         rows, cols, bands, code, low, high = CUBE_HEADER.unpack_from(data)
         if min(rows, cols, bands) < 1:
             raise container.CorruptFileError("codec header holds a zero size")
-        if rows * cols * bands > MAX_DECODE_VALUES:
-            raise InputError(
-                f"the file asks for a {rows} x {cols} x {bands} cube, over the limit of "
-                f"{MAX_DECODE_VALUES:,} values"
-            )
-        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
-            raise container.CorruptFileError("codec header holds an invalid value range")
-        header = cls((rows, cols, bands), container.dtype_from_code(code), Normalisation(low, high))
+        limits.check_shape((rows, cols, bands), "the file")
+        dtype = container.dtype_from_code(code)
+        header = cls((rows, cols, bands), dtype, checked_scale(low, high, dtype))
         return header, CUBE_HEADER.size
 
     def describe(self) -> dict[str, object]:
@@ -71,6 +69,30 @@ class CubeHeader:
         """Normalised values (clipped to [0, 1]) back to a cube in original units and dtype."""
         values = np.clip(values, 0.0, 1.0)
         return Cube(self.scale.invert(values, self.dtype), name="decoded")
+
+    def restore_pixels(self, spectra: Callable[[slice], np.ndarray]) -> Cube:
+        """The cube from ``spectra(pixels)``, the normalised (n, bands) spectra of a range
+        of pixels in row-major order, asked for a chunk at a time and written straight
+        into the output in its original dtype (memory: the output and one chunk)."""
+        rows, cols, bands = self.shape
+        out = np.empty((rows * cols, bands), dtype=self.dtype)
+        step = max(1, RESTORE_CHUNK // bands)
+        for start in range(0, rows * cols, step):
+            part = slice(start, min(start + step, rows * cols))
+            out[part] = self.scale.invert(np.clip(spectra(part), 0.0, 1.0), self.dtype)
+        return Cube(out.reshape(rows, cols, bands), name="decoded")
+
+
+def checked_scale(low: float, high: float, dtype: np.dtype) -> Normalisation:
+    """The normalisation a header stores, refused as corrupt unless its bounds are finite,
+    ordered, a finite span apart and, for a floating-point original, within its range."""
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        raise container.CorruptFileError("codec header holds an invalid value range")
+    if not math.isfinite(high - low):
+        raise container.CorruptFileError("codec header holds a value range too wide to decode")
+    if np.issubdtype(dtype, np.floating) and max(abs(low), abs(high)) > np.finfo(dtype).max:
+        raise container.CorruptFileError(f"codec header's value range does not fit {dtype}")
+    return Normalisation(low, high)
 
 
 def join_parts(parts: list[bytes]) -> bytes:

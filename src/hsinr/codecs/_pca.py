@@ -39,6 +39,8 @@ class Basis:
         if len(data) != expected:
             raise container.CorruptFileError(f"PCA basis is {len(data)} bytes, expected {expected}")
         values = np.frombuffer(data, dtype=STORED).astype(np.float64)
+        if not np.all(np.isfinite(values)):
+            raise container.CorruptFileError("PCA basis holds NaN or infinite values")
         return cls(values[:bands], values[bands:].reshape(bands, k))
 
     def project(self, pixels: np.ndarray) -> np.ndarray:

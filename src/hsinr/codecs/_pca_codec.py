@@ -21,6 +21,7 @@ from hsinr.codecs._pca import Basis, component_counts, principal_basis, truncate
 from hsinr.codecs._rate import Found, bisect
 from hsinr.cube import Cube
 from hsinr.errors import InputError
+from hsinr.limits import DEFAULT, Limits
 
 _K = struct.Struct("<H")
 
@@ -36,8 +37,10 @@ class PcaCodec:
         """Code the (H, W, k) component images."""
         raise NotImplementedError
 
-    def decode_body(self, body: bytes, shape: tuple[int, int], k: int) -> np.ndarray:
-        """The (H, W, k) component images of ``encode_body``'s output."""
+    def decode_body(self, body: bytes, shape: tuple[int, int], k: int,
+                    limits: Limits) -> np.ndarray:  # fmt: skip
+        """The (H, W, k) component images of ``encode_body``'s output (work and memory
+        checked against ``limits`` first)."""
         raise NotImplementedError
 
     def body_facts(self, body: bytes, k: int) -> dict[str, object]:
@@ -84,16 +87,16 @@ class PcaCodec:
         restored = np.clip(basis.reconstruct(scores.reshape(-1, basis.k)), 0.0, 1.0)
         return float(np.mean((restored - pixels) ** 2))
 
-    def _read(self, data: bytes) -> tuple[CubeHeader, Basis, np.ndarray]:
-        header, basis, body = self._parts(data)
+    def _read(self, data: bytes, limits: Limits = DEFAULT) -> tuple[CubeHeader, Basis, np.ndarray]:
+        header, basis, body = self._parts(data, limits)
         rows, cols, _ = header.shape
-        return header, basis, self.decode_body(body, (rows, cols), basis.k)
+        return header, basis, self.decode_body(body, (rows, cols), basis.k, limits)
 
-    def _parts(self, data: bytes) -> tuple[CubeHeader, Basis, bytes]:
+    def _parts(self, data: bytes, limits: Limits = DEFAULT) -> tuple[CubeHeader, Basis, bytes]:
         frame = container.unpack(data)
         if frame.codec_id != self.codec_id:
             raise container.CorruptFileError(f"not a {self.name} file (codec id {frame.codec_id})")
-        header, used = CubeHeader.unpack_from(frame.header)
+        header, used = CubeHeader.unpack_from(frame.header, limits)
         if len(frame.header) != used + _K.size:
             raise container.CorruptFileError(f"{self.name} header has the wrong length")
         (k,) = _K.unpack_from(frame.header, used)
@@ -104,8 +107,8 @@ class PcaCodec:
         basis = Basis.from_bytes(frame.payload[:basis_bytes], bands, k)
         return header, basis, frame.payload[basis_bytes:]
 
-    def describe(self, data: bytes) -> dict[str, object]:
-        header, basis, body = self._parts(data)
+    def describe(self, data: bytes, limits: Limits = DEFAULT) -> dict[str, object]:
+        header, basis, body = self._parts(data, limits)
         return {
             **header.describe(),
             "components": basis.k,
@@ -113,8 +116,8 @@ class PcaCodec:
             **self.body_facts(body, basis.k),
         }
 
-    def decode(self, data: bytes) -> Cube:
-        header, basis, scores = self._read(data)
-        rows, cols, bands = header.shape
-        spectra = basis.reconstruct(scores.reshape(-1, basis.k))
-        return header.restore(spectra.reshape(rows, cols, bands))
+    def decode(self, data: bytes, *, limits: Limits = DEFAULT) -> Cube:
+        """The cube (its size, work and memory checked against ``limits`` first)."""
+        header, basis, scores = self._read(data, limits)
+        scores = scores.reshape(-1, basis.k)
+        return header.restore_pixels(lambda part: basis.reconstruct(scores[part]))

@@ -12,6 +12,9 @@ Payload: the per-band (min, max) float32 pairs, then one codestream per band
 from __future__ import annotations
 
 import io
+import threading
+import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image
@@ -20,22 +23,67 @@ from hsinr import container
 from hsinr.codecs._layout import PARTS_OVERHEAD, CubeHeader, join_parts, split_parts
 from hsinr.codecs._rate import bisect
 from hsinr.cube import Cube
+from hsinr.limits import DEFAULT, Limits
 
 _SCALES = np.dtype("<f4")
+# Pillow's names of the image formats parts may hold, and the mode each must open as
+PART_MODES = {("JPEG", np.dtype(np.uint8)): "L", ("JPEG2000", np.dtype(np.uint16)): "I;16"}
+_PILLOW_LIMIT = threading.Lock()
 
 
-def decode_image(data: bytes, shape: tuple[int, int], kind: str) -> np.ndarray:
-    """An image codestream, checked against the expected size before it is decoded."""
+@contextmanager
+def _pixel_limit(pixels: int):
+    """Pillow's decompression-bomb limit set to the part's expected size while it is
+    opened (Pillow refuses parts claiming over twice as many pixels before decoding)."""
+    with _PILLOW_LIMIT, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max(pixels, 1)
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def decode_image(data: bytes, shape: tuple[int, int], image_format: str,
+                 dtype: np.dtype, *, check_only: bool = False) -> np.ndarray | None:  # fmt: skip
+    """A part's image, checked before its pixels are decoded: it must be one
+    ``image_format`` codestream (Pillow's name, no other parser is tried), of the one
+    grey mode that ``dtype`` gives, ``shape`` (rows, cols) in size, and for JPEG
+    sequential (a progressive JPEG can take many scans). ``check_only`` stops there."""
+    mode = PART_MODES[image_format, np.dtype(dtype)]
+    rows, cols = shape
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.size != (shape[1], shape[0]):
+        with _pixel_limit(rows * cols), Image.open(io.BytesIO(data),
+                                                   formats=[image_format]) as image:  # fmt: skip
+            found = f"{image.format} {image.mode} {image.size[1]} x {image.size[0]}"
+            if (image.format, image.mode, image.size) != (image_format, mode, (cols, rows)):
                 raise container.CorruptFileError(
-                    f"a {kind} part is {image.size[1]} x {image.size[0]}, expected "
-                    f"{shape[0]} x {shape[1]}"
+                    f"a part is {found}, expected {image_format} {mode} {rows} x {cols}"
                 )
-            return np.asarray(image)
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise container.CorruptFileError(f"a {kind} part cannot be decoded: {exc}") from exc
+            if image.info.get("progressive"):
+                raise container.CorruptFileError("a JPEG part is progressive, expected sequential")
+            if check_only:
+                return None
+            array = np.asarray(image)
+    except container.CorruptFileError:
+        raise
+    except (Image.DecompressionBombError, OSError, ValueError, SyntaxError, EOFError,
+            IndexError, TypeError, ZeroDivisionError) as exc:  # fmt: skip
+        raise container.CorruptFileError(f"a {image_format} part cannot be decoded: {exc}") from exc
+    if array.shape != (rows, cols) or array.dtype != dtype:
+        raise container.CorruptFileError(
+            f"a {image_format} part decodes to {array.dtype} {array.shape}, "
+            f"expected {dtype} {shape}"
+        )
+    return array
+
+
+def finite_values(values: np.ndarray, what: str) -> np.ndarray:
+    """``values`` as float64, refused as corrupt if any is NaN or infinite."""
+    values = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise container.CorruptFileError(f"{what} holds NaN or infinite values")
+    return values
 
 
 class PerBandCodec:
@@ -43,7 +91,7 @@ class PerBandCodec:
 
     name: str
     codec_id: int
-    kind: str  # the image format's name, for messages
+    kind: str  # Pillow's name of the parts' image format
     image_dtype: np.dtype  # uint8 or uint16
     setting_range: tuple[float, float]  # the file grows with the setting
     integer_setting: bool = False
@@ -90,32 +138,38 @@ class PerBandCodec:
                     parts[band] = upgraded
         return container.pack(self.codec_id, prefix, scales.tobytes() + join_parts(parts))
 
-    def _read(self, data: bytes) -> tuple[CubeHeader, np.ndarray, list[bytes]]:
+    def _read(self, data: bytes, limits: Limits = DEFAULT):
         frame = container.unpack(data)
         if frame.codec_id != self.codec_id:
             raise container.CorruptFileError(f"not a {self.name} file (codec id {frame.codec_id})")
-        header, _ = CubeHeader.unpack_from(frame.header)
+        header, _ = CubeHeader.unpack_from(frame.header, limits)
         bands = header.shape[2]
         scale_bytes = bands * 2 * _SCALES.itemsize
         if len(frame.payload) < scale_bytes:
             raise container.CorruptFileError(f"{self.name} payload too short for its band scales")
         scales = np.frombuffer(frame.payload[:scale_bytes], dtype=_SCALES).reshape(bands, 2)
+        scales = finite_values(scales, f"{self.name} band scales")
         return header, scales, split_parts(frame.payload[scale_bytes:], bands)
 
-    def describe(self, data: bytes) -> dict[str, object]:
-        header, _, parts = self._read(data)
+    def describe(self, data: bytes, limits: Limits = DEFAULT) -> dict[str, object]:
+        header, _, parts = self._read(data, limits)
         return {
             **header.describe(),
             "band_bytes_min": min(len(p) for p in parts),
             "band_bytes_max": max(len(p) for p in parts),
         }
 
-    def decode(self, data: bytes) -> Cube:
-        header, scales, parts = self._read(data)
+    def decode(self, data: bytes, *, limits: Limits = DEFAULT) -> Cube:
+        """The cube; every band's codestream is checked before any is decoded, and each
+        is written straight into the output (memory: the output and one band)."""
+        header, scales, parts = self._read(data, limits)
         rows, cols, bands = header.shape
-        values = np.empty((rows, cols, bands), dtype=np.float64)
+        for part in parts:
+            decode_image(part, (rows, cols), self.kind, self.image_dtype, check_only=True)
+        out = np.empty((rows, cols, bands), dtype=header.dtype)
         for band, part in enumerate(parts):
-            image = decode_image(part, (rows, cols), self.kind).astype(np.float64)
-            low, high = (float(v) for v in scales[band])
-            values[:, :, band] = low + image / self.levels * (high - low)
-        return header.restore(values)
+            image = decode_image(part, (rows, cols), self.kind, self.image_dtype)
+            low, high = scales[band]
+            values = low + image.astype(np.float64) / self.levels * (high - low)
+            out[:, :, band] = header.scale.invert(np.clip(values, 0.0, 1.0), header.dtype)
+        return Cube(out, name="decoded")

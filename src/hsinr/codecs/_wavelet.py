@@ -5,7 +5,8 @@ is critically sampled for any length (``ceil(n/2)`` low-pass and ``floor(n/2)`` 
 values), computed in O(n). Its synthesis (the exact inverse, lifting steps undone) is
 scaled so that every synthesis basis vector has unit norm, so one quantiser step costs the
 same squared error in every subband; the norms are measured once per length by
-synthesising unit vectors (O(n^2) time, in chunks). The 2-D transform is the dyadic
+synthesising unit vectors on a short signal of the same parity (O(n) time, see
+:func:`synthesis_norms`). The 2-D transform is the dyadic
 (Mallat) one: each level splits the current low-pass block into LL, HL, LH, HH.
 
 >>> import numpy as np
@@ -67,16 +68,47 @@ def _unlift(y: np.ndarray) -> np.ndarray:
     return out
 
 
-@functools.lru_cache(maxsize=64)
-def synthesis_norms(n: int, chunk: int = 512) -> np.ndarray:
-    """The norm of each of the ``n`` one-level synthesis basis vectors (read-only)."""
+def _norms_by_units(n: int, chunk: int = 512) -> np.ndarray:
+    """The synthesis basis vectors' norms, each measured by synthesising a unit vector
+    (O(n^2): for short lengths only)."""
     norms = np.empty(n)
     for start in range(0, n, chunk):
         units = np.zeros((n, min(chunk, n - start)))
         units[np.arange(start, start + units.shape[1]), np.arange(units.shape[1])] = 1
         norms[start : start + units.shape[1]] = np.linalg.norm(_unlift(units), axis=0)
+    return norms
+
+
+_EDGE = 16  # basis vectors this close to an end of either half feel the symmetric extension
+
+
+@functools.lru_cache(maxsize=64)
+def synthesis_norms(n: int) -> np.ndarray:
+    """The norm of each of the ``n`` one-level synthesis basis vectors (read-only), in
+    O(n): a vector far from both ends of its half is a shifted copy of its neighbour (the
+    same numbers, so the same norm, bit for bit), so only a short signal of the same
+    parity is synthesised and its interior value is repeated."""
+    short = 4 * _EDGE + 8 + n % 2
+    if n <= short:
+        norms = _norms_by_units(n)
+    else:
+        measured = _norms_by_units(short)
+        low, high = (n + 1) // 2, n // 2
+        short_low = (short + 1) // 2
+        norms = np.concatenate([
+            _stretch(measured[:short_low], low), _stretch(measured[short_low:], high)
+        ])  # fmt: skip
     norms.flags.writeable = False
     return norms
+
+
+def _stretch(half: np.ndarray, size: int) -> np.ndarray:
+    """A half's norms at length ``size`` from those of a shorter half: the first and last
+    ``_EDGE`` as measured, the interior value everywhere between."""
+    out = np.full(size, half[_EDGE])
+    out[:_EDGE] = half[:_EDGE]
+    out[size - _EDGE :] = half[len(half) - _EDGE :]
+    return out
 
 
 def level_matrices(n: int) -> tuple[np.ndarray, np.ndarray]:

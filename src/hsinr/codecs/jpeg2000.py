@@ -23,7 +23,7 @@ MAX_RATIO = 4000.0
 class Jpeg2000Codec(PerBandCodec):
     name = "jpeg2000"
     codec_id = 3
-    kind = "JPEG 2000"
+    kind = "JPEG2000"
     image_dtype = np.dtype(np.uint16)
     # setting = -ln(ratio): from the highest ratio (smallest file) to ratio 1
     setting_range = (-math.log(MAX_RATIO), 0.0)

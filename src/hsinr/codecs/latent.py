@@ -35,13 +35,21 @@ from tqdm.auto import tqdm
 
 from hsinr import container
 from hsinr.codecs._compressing import CompressingCodec
-from hsinr.codecs._context import BUCKETS, Neighbours, bucket_of, coded_scales, fit_offsets
+from hsinr.codecs._context import (
+    BUCKETS,
+    Neighbours,
+    bucket_of,
+    coded_scales,
+    fit_offsets,
+    scale_table,
+)
 from hsinr.codecs._laplace import (
     MAX_BOUND,
-    ZeroCentredDecoder,
-    encode_zero_centred,
+    LaplaceDecoder,
+    encode_symbols,
     fit_scale_codes,
     laplace_bits,
+    min_cost,
     scale_code,
     scale_of,
 )
@@ -51,6 +59,7 @@ from hsinr.codecs._rate import bisect
 from hsinr.codecs._wavelet import MAX_LEVELS, Wavelet2D
 from hsinr.cube import Cube
 from hsinr.errors import InputError
+from hsinr.limits import DEFAULT, ROW_STEP_OPERATIONS, Limits
 
 CODEC_ID = 7
 _HEADER = struct.Struct("<BHfB")
@@ -79,8 +88,8 @@ class LatentHeader:
         )
 
     @classmethod
-    def unpack(cls, data: bytes) -> LatentHeader:
-        cube, used = CubeHeader.unpack_from(data)
+    def unpack(cls, data: bytes, limits: Limits = DEFAULT) -> LatentHeader:
+        cube, used = CubeHeader.unpack_from(data, limits)
         if len(data) != used + _HEADER.size:
             raise container.CorruptFileError("latent header has the wrong length")
         levels, k, step, offset_code = _HEADER.unpack_from(data, used)
@@ -168,7 +177,7 @@ def pack(
     symbols = np.concatenate([differences.reshape(-1), latents[:, order].reshape(-1)])
     all_scales = np.concatenate([np.repeat(scale_of(basis_codes), differences.shape[1]),
                                  model.scales[:, order].reshape(-1)])  # fmt: skip
-    words = encode_zero_centred(symbols, all_scales, bound)
+    words = encode_symbols(symbols, all_scales, -bound, bound)
     payload = b"".join([
         _BOUND.pack(bound), quantised.row_codes.astype(np.uint8).tobytes(),
         basis_codes.tobytes(), model.group_codes.tobytes(), model.offsets.tobytes(),
@@ -177,42 +186,77 @@ def pack(
     return container.pack(CODEC_ID, header.pack(), payload)
 
 
-def unpack(data: bytes) -> tuple[LatentHeader, Wavelet2D, Quantised]:
-    """Header, wavelet and stored integers of a ``latent`` file, every field checked."""
+def unpack(
+    data: bytes, limits: Limits = DEFAULT
+) -> tuple[LatentHeader, Wavelet2D, Quantised]:
+    """Header, wavelet and stored integers of a ``latent`` file, every field checked (the
+    sizes against ``limits`` before anything is allocated, the payload against the least
+    bits its symbols need)."""
     frame = container.unpack(data)
     if frame.codec_id != CODEC_ID:
         raise container.CorruptFileError(f"not a latent file (codec id {frame.codec_id})")
-    header = LatentHeader.unpack(frame.header)
-    wavelet = header.wavelet()
+    header = LatentHeader.unpack(frame.header, limits)
     rows, cols, bands = header.cube.shape
     k = header.components
+    limits.check_count((k + 1) * bands, "the file's basis values")
+    wavelet = header.wavelet()
+    steps = k * (max(r1 - r0 for r0, r1, _, _ in wavelet.boxes[:1]) + sum(
+        max(r1 - r0 for r0, r1, _, _ in wavelet.boxes[first : first + 3])
+        for first in range(1, wavelet.subband_count, 3)
+    ))  # fmt: skip
+    limits.check_work(
+        steps * ROW_STEP_OPERATIONS + k * rows * cols,
+        f"decoding its {k} x {rows} x {cols} latents in {steps:,} row steps",
+    )
     payload = frame.payload
     sizes = [_BOUND.size, k + 1, k + 1, k * wavelet.subband_count, BUCKETS]
     tables = sum(sizes)
     if len(payload) < tables or (len(payload) - tables) % 4:
         raise container.CorruptFileError("latent payload has the wrong length")
     (bound,) = _BOUND.unpack_from(payload)
+    if not 1 <= bound <= MAX_BOUND:
+        raise container.CorruptFileError(f"symbol bound {bound} is out of range")
     ends = np.cumsum(sizes)
     row_codes, basis_codes, latent_codes = (
         np.frombuffer(payload[ends[i] : ends[i + 1]], dtype=np.uint8) for i in range(3)
     )
     offsets = np.frombuffer(payload[ends[3] : ends[4]], dtype=np.int8).astype(np.int64)
-    decoder = ZeroCentredDecoder(np.frombuffer(payload[tables:], dtype="<u4"), bound)
+    decoder = LaplaceDecoder(np.frombuffer(payload[tables:], dtype="<u4"), -bound, bound)
+    per_subband = np.bincount(wavelet.subbands.reshape(-1), minlength=wavelet.subband_count)
+    cheapest = min_cost(scale_table(offsets), -bound, bound).min(axis=1)  # per group code
+    least = bands * min_cost(scale_of(basis_codes), -bound, bound).sum() + np.sum(
+        cheapest[latent_codes].reshape(k, -1) * per_subband
+    )  # fmt: skip
+    decoder.require(float(least), f"the basis and {k} x {rows} x {cols} latents")
     differences = decoder.decode(np.repeat(scale_of(basis_codes), bands))
-    group_codes = latent_codes[latent_groups(wavelet, k).reshape(k, -1)]
-    group_scales = scale_of(group_codes)
-    neighbours = Neighbours.of(wavelet)
-    latents = np.zeros((k, rows * cols), dtype=np.int64)
-    magnitude = np.zeros((k, rows * cols))
-    for component in range(k):
-        for positions in neighbours.rows:
-            contexts = neighbours.contexts(magnitude, component, positions)
-            codes = group_codes[component, positions]
-            symbols = decoder.decode(coded_scales(codes, offsets, bucket_of(contexts)))
-            latents[component, positions] = symbols
-            magnitude[component, positions] = np.abs(symbols) / group_scales[component, positions]
+    latents = _decode_latents(decoder, wavelet, latent_codes.reshape(k, -1), offsets)
+    decoder.finish()
     basis_rows = np.cumsum(differences.reshape(k + 1, bands), axis=1)
     return header, wavelet, Quantised(latents.reshape(k, rows, cols), basis_rows, row_codes)
+
+
+def _decode_latents(
+    decoder: LaplaceDecoder, wavelet: Wavelet2D, codes: np.ndarray, offsets: np.ndarray
+) -> np.ndarray:
+    """The (k, rows * cols) latents, decoded component by component, a row at a time in
+    the file's order, each row's scales from the contexts of the rows before it."""
+    neighbours = Neighbours.of(wavelet)
+    size = wavelet.rows * wavelet.cols
+    subband = wavelet.subbands.reshape(-1)
+    row_subbands = [subband[positions] for positions in neighbours.rows]
+    scales = scale_table(offsets)
+    latents = np.zeros((len(codes), size), dtype=np.int64)
+    previous = None
+    for component, component_codes in enumerate(codes):
+        group_scales = scale_of(component_codes)
+        magnitude = np.zeros(size + 1)  # the last entry stands for "no neighbour"
+        for positions, subbands in zip(neighbours.rows, row_subbands, strict=True):
+            contexts = neighbours.contexts(magnitude, previous, positions)
+            symbols = decoder.decode(scales[component_codes[subbands], bucket_of(contexts)])
+            latents[component, positions] = symbols
+            magnitude[positions] = np.abs(symbols) / group_scales[subbands]
+        previous = magnitude
+    return latents
 
 
 def reconstruct(header: LatentHeader, wavelet: Wavelet2D, quantised: Quantised) -> np.ndarray:
@@ -442,8 +486,8 @@ class LatentCodec(CompressingCodec):
         psnr = -10 * math.log10(max(problem.mse(header, quantised), 1e-300))
         return LatentEncoding(data, header.components, header.step, psnr)
 
-    def describe(self, data: bytes) -> dict[str, object]:
-        header, _, quantised = unpack(data)
+    def describe(self, data: bytes, limits: Limits = DEFAULT) -> dict[str, object]:
+        header, _, quantised = unpack(data, limits)
         return {
             **header.cube.describe(),
             "components": header.components,
@@ -452,6 +496,9 @@ class LatentCodec(CompressingCodec):
             "nonzero_latents": int(np.count_nonzero(quantised.latents)),
         }
 
-    def decode(self, data: bytes) -> Cube:
-        header, wavelet, quantised = unpack(data)
-        return header.cube.restore(reconstruct(header, wavelet, quantised))
+    def decode(self, data: bytes, *, limits: Limits = DEFAULT) -> Cube:
+        """The cube (its values and memory checked against ``limits`` first)."""
+        header, wavelet, quantised = unpack(data, limits)
+        scores = decoded_scores(header, wavelet, quantised)
+        basis = quantised.basis(header)
+        return header.cube.restore_pixels(lambda part: scores[part] @ basis[1:] + basis[0])

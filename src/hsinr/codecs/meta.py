@@ -43,9 +43,9 @@ from hsinr.codecs._layout import CUBE_HEADER, CubeHeader
 from hsinr.codecs._uniform import dequantise, quantise
 from hsinr.cube import Cube
 from hsinr.errors import InputError
+from hsinr.limits import DEFAULT, Limits
 from hsinr.nn.fit import psnr_of_mse
-from hsinr.nn.meta import INNER_LR, Patches, fit_latents, patch_grid, render, tile_patches
-from hsinr.nn.meta import untile_patches as untile
+from hsinr.nn.meta import INNER_LR, fit_latents, patch_grid, render, tile_by_extent
 
 CODEC_ID = 6
 HASH_BYTES = 16
@@ -90,13 +90,13 @@ class MetaHeader:
         return HEADER.pack(self.base_hash, self.cube.pack(), tail)
 
     @classmethod
-    def unpack(cls, data: bytes) -> MetaHeader:
+    def unpack(cls, data: bytes, limits: Limits = DEFAULT) -> MetaHeader:
         if len(data) != HEADER.size:
             raise container.CorruptFileError(
                 f"meta header is {len(data)} bytes, expected {HEADER.size}"
             )
         base_hash, cube_bytes, tail = HEADER.unpack(data)
-        cube, _ = CubeHeader.unpack_from(cube_bytes)
+        cube, _ = CubeHeader.unpack_from(cube_bytes, limits)
         patch, latent_dim, bits, model, low, step, words = _TAIL.unpack(tail)
         if patch < 1 or latent_dim < 1 or not 1 <= bits <= MAX_BITS:
             raise container.CorruptFileError("meta header holds an invalid patch, latent or bits")
@@ -140,7 +140,8 @@ def entropy_code(symbols: np.ndarray, bits: int, kind: int) -> tuple[bytes, np.n
 
 
 def entropy_decode(header: MetaHeader, payload: bytes) -> np.ndarray:
-    """The (patches, latent_dim) symbols of a checked payload."""
+    """The (patches, latent_dim) symbols of a checked payload (their count checked
+    against the limits by the caller)."""
     shape = (header.n_patches, header.latent_dim)
     groups, count = _groups(shape, header.model)
     models = LaplaceGroups.unpack(payload, count, header.bits)
@@ -193,8 +194,7 @@ class MetaCodec(CompressingCodec):
         cube_header = CubeHeader.of(cube)
         values, _ = cube.normalise(np.float32)
         started = time.perf_counter()
-        latents, mse = self._fit(net, tile_patches(values, config.patch), steps, lr, device,
-                                 progress)  # fmt: skip
+        latents, mse = self._fit(net, values, steps, lr, device, progress)
         fit_seconds = time.perf_counter() - started
         budget = None if bpppb is None else bpppb * float(np.prod(cube.shape)) / 8
         data = b""
@@ -207,18 +207,24 @@ class MetaCodec(CompressingCodec):
         return MetaEncoding(data, chosen, net, fitted, len(latents), fit_seconds)
 
     @staticmethod
-    def _fit(net: BaseNetwork, patches: Patches, steps, lr, device, progress):
-        """Latents (B, L) for all patches, in chunks; and the total squared error."""
-        model = net.model.to(device)
-        chunks = range(0, len(patches), PATCH_CHUNK)
-        found, total = [], 0.0
-        for start in tqdm(chunks, desc="fitting latents", disable=not progress, leave=False):
-            part = patches.subset(slice(start, start + PATCH_CHUNK)).to(device)
+    def _fit(net: BaseNetwork, values: np.ndarray, steps, lr, device, progress):
+        """Latents (B, L) for all patches in file order (row by row), fitted in chunks of
+        patches of one extent on their pixels inside the image; and the total squared
+        error."""
+        model, patch = net.model.to(device), net.config.patch
+        groups = tile_by_extent(values, patch)
+        per_row = math.ceil(values.shape[1] / patch)
+        found = np.empty((sum(len(g) for g in groups), net.config.latent_dim), np.float32)
+        chunks = [(group, start) for group in groups for start in range(0, len(group), PATCH_CHUNK)]
+        total = 0.0
+        for group, start in tqdm(chunks, desc="fitting latents", disable=not progress,
+                                 leave=False):  # fmt: skip
+            part = group.subset(slice(start, start + PATCH_CHUNK)).to(device)
             latents, mse = fit_latents(model, part, steps=steps, lr=lr)
-            counts = part.mask.sum(dim=(1, 2)) * part.targets.shape[-1]
-            total += float((mse * counts).sum())
-            found.append(latents.cpu())
-        return torch.cat(found).numpy(), total
+            total += float((mse * part.targets[0].numel()).sum())
+            index = [row // patch * per_row + col // patch for row, col in part.positions]
+            found[index] = latents.cpu().numpy()
+        return found, total
 
     @staticmethod
     def _pack(net, cube_header, patch, latents: np.ndarray, bits: int) -> bytes:
@@ -235,12 +241,12 @@ class MetaCodec(CompressingCodec):
 
     # -- decoding ------------------------------------------------------------------------
     @staticmethod
-    def read_header(data: bytes) -> tuple[MetaHeader, bytes]:
+    def read_header(data: bytes, limits: Limits = DEFAULT) -> tuple[MetaHeader, bytes]:
         """Check the file and its header; return the header and the payload."""
         frame = container.unpack(data)
         if frame.codec_id != CODEC_ID:
             raise container.CorruptFileError(f"not a meta file (codec id {frame.codec_id})")
-        header = MetaHeader.unpack(frame.header)
+        header = MetaHeader.unpack(frame.header, limits)
         if len(frame.payload) != header.payload_bytes:
             raise container.CorruptFileError(
                 f"meta payload is {len(frame.payload)} bytes, the header implies "
@@ -248,8 +254,8 @@ class MetaCodec(CompressingCodec):
             )
         return header, frame.payload
 
-    def describe(self, data: bytes) -> dict[str, object]:
-        header, _ = self.read_header(data)
+    def describe(self, data: bytes, limits: Limits = DEFAULT) -> dict[str, object]:
+        header, _ = self.read_header(data, limits)
         return {
             **header.cube.describe(),
             "base": header.base_hash.hex(),
@@ -262,24 +268,49 @@ class MetaCodec(CompressingCodec):
         }
 
     def decode(
-        self, data: bytes, *, base: str | Path | BaseNetwork | None = None, device: str = "cpu"
+        self,
+        data: bytes,
+        *,
+        base: str | Path | BaseNetwork | None = None,
+        device: str = "cpu",
+        limits: Limits = DEFAULT,
     ) -> Cube:
-        """The cube; ``base`` is the base network the file names (the shipped one by default)."""
-        header, payload = self.read_header(data)
+        """The cube; ``base`` is the base network the file names (the shipped one by
+        default). The latents' count and the network's work on the image's pixels are
+        checked against ``limits`` before anything is decoded; only pixels inside the
+        image are evaluated."""
+        header, payload = self.read_header(data, limits)
         net = _matching_base(header, base)
-        if header.cube.shape[2] > net.config.bands:
+        rows, cols, bands = header.cube.shape
+        if bands > net.config.bands:
             raise container.CorruptFileError("meta file has more bands than its base network")
+        config = net.config
+        limits.check_count(header.n_patches * header.latent_dim, "the file's latents")
+        per_pixel = 2 * config.width + (config.hidden_layers - 1) * config.width**2
+        limits.check_work(
+            rows * cols * (per_pixel + config.width * bands)
+            + header.n_patches * header.latent_dim * config.modulations,
+            f"evaluating its base network on {rows:,} x {cols:,} pixels",
+        )
         symbols = entropy_decode(header, payload)
         latents = torch.from_numpy(dequantise(symbols, header.low, header.step))
         model = net.model.to(device)
-        outputs = [
-            render(model, latents[start : start + PATCH_CHUNK].to(device), header.patch)
-            [..., : header.cube.shape[2]].cpu()
-            for start in range(0, len(latents), PATCH_CHUNK)
-        ]  # fmt: skip
-        rows, cols, _ = header.cube.shape
-        image = untile(torch.cat(outputs), patch_grid(rows, cols, header.patch), header.cube.shape)
-        return header.cube.restore(image)
+        image = np.empty(header.cube.shape, dtype=np.float32)
+        positions = patch_grid(rows, cols, header.patch)
+        by_extent: dict[tuple[int, int], list[int]] = {}
+        for index, (row, col) in enumerate(positions):
+            extent = (min(header.patch, rows - row), min(header.patch, cols - col))
+            by_extent.setdefault(extent, []).append(index)
+        for (height, width), indices in by_extent.items():
+            for start in range(0, len(indices), PATCH_CHUNK):
+                chunk = indices[start : start + PATCH_CHUNK]
+                outputs = render(model, latents[chunk].to(device), header.patch, (height, width))
+                blocks = outputs[..., :bands].cpu().numpy().reshape(-1, height, width, bands)
+                for index, block in zip(chunk, blocks, strict=True):
+                    row, col = positions[index]
+                    image[row : row + height, col : col + width] = block
+        spectra = image.reshape(-1, bands)
+        return header.cube.restore_pixels(lambda part: spectra[part])
 
 
 def _bit_choices(bits: int | str | None, bpppb: float | None) -> tuple[int, ...]:

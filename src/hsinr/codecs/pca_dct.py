@@ -13,13 +13,13 @@ from __future__ import annotations
 import math
 import struct
 
-import constriction
 import numpy as np
 import scipy.fft
 
 from hsinr import container
-from hsinr.codecs._laplace import scale_code, scale_of
+from hsinr.codecs._laplace import LaplaceDecoder, encode_symbols, min_cost, scale_code, scale_of
 from hsinr.codecs._pca_codec import PcaCodec
+from hsinr.limits import Limits
 
 BLOCK = 8
 GROUPS = 2 * BLOCK - 1  # frequency groups u + v = 0 .. 14
@@ -77,33 +77,31 @@ class PcaDctCodec(PcaCodec):
         symbols = np.rint(coefficients / float(step)).astype(np.int32)
         bound = max(int(np.abs(symbols).max()), 1)
         codes = _scale_codes(symbols)
-        coder = constriction.stream.stack.AnsCoder()
-        model = constriction.stream.model.QuantizedLaplace(-bound, bound)
-        scales = _scales_per_symbol(codes, symbols.shape)
-        coder.encode_reverse(symbols.reshape(-1), model, np.zeros_like(scales), scales)
-        words = coder.get_compressed().astype("<u4")
+        words = encode_symbols(symbols, _scales_per_symbol(codes, symbols.shape), -bound, bound)
         return _BODY.pack(step, bound) + codes.tobytes() + words.tobytes()
 
-    def decode_body(self, body: bytes, shape: tuple[int, int], k: int) -> np.ndarray:
+    def decode_body(self, body: bytes, shape: tuple[int, int], k: int,
+                    limits: Limits) -> np.ndarray:  # fmt: skip
         fixed = _BODY.size + k * GROUPS
         if len(body) < fixed or (len(body) - fixed) % 4:
             raise container.CorruptFileError("pca-dct body has the wrong length")
         step, bound = _BODY.unpack_from(body)
         if not (math.isfinite(step) and step > 0 and 1 <= bound <= MAX_SYMBOL):
             raise container.CorruptFileError("pca-dct body holds an invalid step or bound")
-        codes = np.frombuffer(body[_BODY.size : fixed], dtype=np.uint8).reshape(k, GROUPS)
-        words = np.frombuffer(body[fixed:], dtype="<u4").astype(np.uint32)
         rows, cols = shape
         block_shape = (k, -(-rows // BLOCK), -(-cols // BLOCK), BLOCK, BLOCK)
-        scales = _scales_per_symbol(codes, block_shape)
-        model = constriction.stream.model.QuantizedLaplace(-bound, bound)
-        try:
-            symbols = constriction.stream.stack.AnsCoder(words).decode(
-                model, np.zeros_like(scales), scales
-            )
-        except (ValueError, RuntimeError) as exc:
-            raise container.CorruptFileError(f"pca-dct entropy data is corrupt: {exc}") from exc
-        coefficients = symbols.reshape(block_shape).astype(np.float64) * step
+        limits.check_count(math.prod(block_shape), "the file's DCT coefficients")
+        codes = np.frombuffer(body[_BODY.size : fixed], dtype=np.uint8).reshape(k, GROUPS)
+        decoder = LaplaceDecoder(np.frombuffer(body[fixed:], dtype="<u4"), -bound, bound)
+        blocks = block_shape[1] * block_shape[2]
+        per_group = np.bincount(_GROUP_OF.reshape(-1), minlength=GROUPS) * blocks
+        least = float(np.sum(min_cost(scale_of(codes), -bound, bound) * per_group))
+        decoder.require(least, f"{math.prod(block_shape):,} DCT coefficients")
+        coefficients = np.empty(block_shape)
+        for component in range(k):  # one component at a time, so memory stays bounded
+            scales = _scales_per_symbol(codes[component : component + 1], (1, *block_shape[1:]))
+            coefficients[component] = decoder.decode(scales).reshape(block_shape[1:]) * step
+        decoder.finish()
         return from_blocks(coefficients, rows, cols)
 
     def body_facts(self, body: bytes, k: int) -> dict[str, object]:

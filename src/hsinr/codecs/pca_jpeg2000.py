@@ -21,7 +21,8 @@ from PIL import Image
 from hsinr import container
 from hsinr.codecs._layout import join_parts, split_parts
 from hsinr.codecs._pca_codec import PcaCodec
-from hsinr.codecs._per_band import decode_image
+from hsinr.codecs._per_band import decode_image, finite_values
+from hsinr.limits import Limits
 
 _SCALE = struct.Struct("<f")
 LEVELS = 65535
@@ -47,17 +48,21 @@ class PcaJpeg2000Codec(PcaCodec):
             parts.append(buffer.getvalue())
         return _SCALE.pack(scale) + low.astype("<f4").tobytes() + join_parts(parts)
 
-    def decode_body(self, body: bytes, shape: tuple[int, int], k: int) -> np.ndarray:
+    def decode_body(self, body: bytes, shape: tuple[int, int], k: int,
+                    limits: Limits) -> np.ndarray:  # fmt: skip
         fixed = _SCALE.size + 4 * k
         if len(body) < fixed:
             raise container.CorruptFileError("pca-jpeg2000 body too short")
         (scale,) = _SCALE.unpack_from(body)
         if not (np.isfinite(scale) and scale > 0):
             raise container.CorruptFileError("pca-jpeg2000 body holds an invalid scale")
-        low = np.frombuffer(body[_SCALE.size : fixed], dtype="<f4").astype(np.float64)
+        low = finite_values(np.frombuffer(body[_SCALE.size : fixed], dtype="<f4"),
+                            "pca-jpeg2000 offsets")  # fmt: skip
         parts = split_parts(body[fixed:], k)
+        for part in parts:
+            decode_image(part, shape, "JPEG2000", np.dtype(np.uint16), check_only=True)
         scores = np.empty((*shape, k), dtype=np.float64)
         for component, part in enumerate(parts):
-            image = decode_image(part, shape, "JPEG 2000").astype(np.float64)
-            scores[:, :, component] = image / scale + low[component]
+            image = decode_image(part, shape, "JPEG2000", np.dtype(np.uint16))
+            scores[:, :, component] = image.astype(np.float64) / scale + low[component]
         return scores

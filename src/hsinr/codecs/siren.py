@@ -19,7 +19,6 @@ paper's Table I fields, what exact decoding needs, and the weights in fp32 or fp
 from __future__ import annotations
 
 import copy
-import math
 import struct
 import time
 from dataclasses import dataclass, field, replace
@@ -30,9 +29,11 @@ from tqdm.auto import tqdm
 
 from hsinr import container
 from hsinr.codecs._compressing import CompressingCodec
+from hsinr.codecs._layout import checked_scale
 from hsinr.codecs._weights import body_size, decode_weights, encode_weights, group_count
 from hsinr.cube import Cube, Normalisation
 from hsinr.errors import InputError
+from hsinr.limits import DEFAULT, Limits
 from hsinr.nn.fit import FitResult, fit, full_mse, psnr_of_mse
 from hsinr.nn.qat import quantisation_aware
 from hsinr.nn.search import Arch, Trial
@@ -53,7 +54,6 @@ MIN_WIDTH = 4
 MAX_SIDE = 0xFFFF
 MAX_LAYER_SIZE = 0xFF
 SEARCH_DEPTHS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25)
-MAX_DECODE_VALUES = 2**31  # refuse to allocate more decoded values than this at once
 DECODE_CHUNK = 65536  # pixels evaluated at once when decoding
 
 
@@ -124,11 +124,10 @@ class SirenHeader:
             raise container.CorruptFileError(f"siren header has invalid flags {flags:#x}")
         if (flags == FLAG_QUANTISED) != (len(header) > HEADER.size):
             raise container.CorruptFileError("siren header length disagrees with its flags")
-        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
-            raise container.CorruptFileError("siren header holds an invalid value range")
+        dtype = container.dtype_from_code(code)
         base = cls(
             width, height, bands, Arch(n_h, w_h), 16 if flags & FLAG_FP16 else 32,
-            container.dtype_from_code(code), Normalisation(low, high),
+            dtype, checked_scale(low, high, dtype),
         )  # fmt: skip
         if flags != FLAG_QUANTISED:
             return base
@@ -421,7 +420,9 @@ class SirenCodec(CompressingCodec):
     # -- decoding ------------------------------------------------------------------------
     @staticmethod
     def read_header(data: bytes) -> tuple[SirenHeader, bytes]:
-        """Check the file and its header; return the header and the weight bytes."""
+        """Check the file and its header; return the header and the weight bytes. (The
+        file's size is not limited: a window of it decodes on its own, and the window is
+        what :meth:`decode` checks.)"""
         frame = container.unpack(data)
         if frame.codec_id != CODEC_ID:
             raise container.CorruptFileError(f"not a siren file (codec id {frame.codec_id})")
@@ -435,14 +436,19 @@ class SirenCodec(CompressingCodec):
 
     @staticmethod
     def _weights(header: SirenHeader, payload: bytes) -> np.ndarray:
-        """All parameters in file order, float32, from a checked payload."""
+        """All parameters in file order, float32, from a checked payload; refused as
+        corrupt if any is NaN or infinite."""
         if not header.quantised:
-            return np.frombuffer(payload, dtype=PRECISIONS[header.precision]).astype(np.float32)
-        shapes = weight_shapes(header.arch, header.bands)
-        tensors = decode_weights(payload, shapes, header.bits, header.per, header.words)
-        return np.concatenate([tensor.reshape(-1) for tensor in tensors])
+            weights = np.frombuffer(payload, dtype=PRECISIONS[header.precision]).astype(np.float32)
+        else:
+            shapes = weight_shapes(header.arch, header.bands)
+            tensors = decode_weights(payload, shapes, header.bits, header.per, header.words)
+            weights = np.concatenate([tensor.reshape(-1) for tensor in tensors])
+        if not np.all(np.isfinite(weights)):
+            raise container.CorruptFileError("siren weights hold NaN or infinite values")
+        return weights
 
-    def describe(self, data: bytes) -> dict[str, object]:
+    def describe(self, data: bytes, limits: Limits = DEFAULT) -> dict[str, object]:
         """The checked header's fields, as plain values (for ``hsinr info``)."""
         header, _ = self.read_header(data)
         facts: dict[str, object] = {
@@ -468,11 +474,13 @@ class SirenCodec(CompressingCodec):
         cols: slice = slice(None),
         bands: slice = slice(None),
         device: str = "cpu",
+        limits: Limits = DEFAULT,
     ) -> Cube:
         """The cube, or only a window of ``rows`` / ``cols`` and a range of ``bands``.
 
         The network is evaluated on the window's pixels only, in chunks, and its output
-        layer only for the requested bands, so memory is bounded by the output.
+        layer only for the requested bands, so memory is bounded by the output; the
+        work (pixels x multiply-adds per pixel) is checked against ``limits`` first.
         """
         header, payload = self.read_header(data)
         if any(part.step not in (None, 1) for part in (rows, cols, bands)):
@@ -480,14 +488,16 @@ class SirenCodec(CompressingCodec):
         row_ids = range(header.height)[rows]
         col_ids = range(header.width)[cols]
         band_ids = range(header.bands)[bands]
-        n_values = len(row_ids) * len(col_ids) * len(band_ids)
-        if n_values == 0:
+        if len(row_ids) * len(col_ids) * len(band_ids) == 0:
             raise InputError("the requested window or band range is empty")
-        if n_values > MAX_DECODE_VALUES:
-            raise InputError(
-                f"the file asks for {len(row_ids)} x {len(col_ids)} x {len(band_ids)} decoded "
-                f"values, over the limit of {MAX_DECODE_VALUES:,}; decode a window instead"
-            )
+        limits.check_shape((len(row_ids), len(col_ids), len(band_ids)), "the decoded window")
+        arch, pixels = header.arch, len(row_ids) * len(col_ids)
+        per_pixel = 2 * arch.width + (arch.hidden_layers - 1) * arch.width**2
+        limits.check_work(
+            pixels * (per_pixel + arch.width * len(band_ids)),
+            f"evaluating its {arch} network on {pixels:,} pixels",
+        )
+        limits.check_count(arch.param_count(header.bands), "the file's network weights")
         weights = self._weights(header, payload)
         model = Siren(header.arch.hidden_layers, header.arch.width, header.bands)
         model.load_flat(weights)

@@ -46,27 +46,42 @@ SPIKE_DB = 10.0  # a step this far below the recent median PSNR is not applied
 
 @dataclass
 class Patches:
-    """Patches of one or more scenes: targets (B, p*p, C), mask (B, p*p, 1 or C) with 1
-    where a value is real, and the top-left (row, col) of each patch in its scene."""
+    """Patches of one or more scenes: targets (B, n, C), mask (B, n, 1 or C) with 1 where
+    a value is real, and the top-left (row, col) of each patch in its scene. The n pixels
+    are the whole p x p patch grid, or with ``extent`` (rows, cols) only its top-left
+    rows x cols corner (the part of an edge patch inside the image)."""
 
     patch: int
     targets: torch.Tensor
     mask: torch.Tensor
     positions: list[tuple[int, int]] = field(default_factory=list)
+    extent: tuple[int, int] | None = None
 
     @property
     def coords(self) -> torch.Tensor:
-        """The patch grid's (p*p, 2) coordinates, each axis spanning [-1, 1]."""
-        return grid(self.patch, self.patch).to(self.targets.device)
+        """The (n, 2) coordinates of the patch's pixels on the patch grid, each axis of
+        the whole grid spanning [-1, 1]."""
+        return patch_coords(self.patch, self.extent).to(self.targets.device)
 
     def __len__(self) -> int:
         return self.targets.shape[0]
 
     def subset(self, index: slice) -> Patches:
-        return Patches(self.patch, self.targets[index], self.mask[index], self.positions[index])
+        return Patches(self.patch, self.targets[index], self.mask[index], self.positions[index],
+                       self.extent)  # fmt: skip
 
     def to(self, device: str) -> Patches:
-        return Patches(self.patch, self.targets.to(device), self.mask.to(device), self.positions)
+        return Patches(self.patch, self.targets.to(device), self.mask.to(device), self.positions,
+                       self.extent)  # fmt: skip
+
+
+def patch_coords(patch: int, extent: tuple[int, int] | None = None) -> torch.Tensor:
+    """The p x p patch grid's coordinates, (p*p, 2), or its top-left ``extent`` corner."""
+    coords = grid(patch, patch)
+    if extent is None:
+        return coords
+    rows, cols = extent
+    return coords.reshape(patch, patch, 2)[:rows, :cols].reshape(-1, 2)
 
 
 def patch_grid(height: int, width: int, patch: int) -> list[tuple[int, int]]:
@@ -86,6 +101,25 @@ def tile_patches(values: np.ndarray, patch: int) -> Patches:
         mask[index, : block.shape[0], : block.shape[1]] = 1.0
     n = patch * patch
     return Patches(patch, targets.reshape(-1, n, bands), mask.reshape(-1, n, 1), positions)
+
+
+def tile_by_extent(values: np.ndarray, patch: int) -> list[Patches]:
+    """A normalised (H, W, C) image's patches, grouped by extent (whole patches, the right
+    and bottom edges, the corner), each holding only its pixels inside the image, so no
+    work or memory is spent outside it whatever the patch size."""
+    height, width, bands = values.shape
+    groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for row, col in patch_grid(height, width, patch):
+        extent = (min(patch, height - row), min(patch, width - col))
+        groups.setdefault(extent, []).append((row, col))
+    tiled = []
+    for (rows, cols), positions in groups.items():
+        blocks = np.stack([values[r : r + rows, c : c + cols] for r, c in positions])
+        targets = torch.from_numpy(np.ascontiguousarray(blocks, dtype=np.float32))
+        targets = targets.reshape(len(positions), rows * cols, bands)
+        mask = torch.ones(len(positions), rows * cols, 1)
+        tiled.append(Patches(patch, targets, mask, positions, (rows, cols)))
+    return tiled
 
 
 def untile_patches(
@@ -159,10 +193,12 @@ def fit_latents(
 
 
 @torch.no_grad()
-def render(model: ModulatedSiren, latents: torch.Tensor, patch: int) -> torch.Tensor:
-    """The network's output (B, patch*patch, bands) for each latent."""
-    coords = grid(patch, patch).to(latents.device)
-    return model(coords, latents)
+def render(
+    model: ModulatedSiren, latents: torch.Tensor, patch: int, extent: tuple[int, int] | None = None
+) -> torch.Tensor:
+    """The network's output (B, n, bands) for each latent on the patch grid (n = p * p),
+    or on its top-left ``extent`` corner only."""
+    return model(patch_coords(patch, extent).to(latents.device), latents)
 
 
 class PatchSampler:
