@@ -173,10 +173,17 @@ def test_garbage_bytes_give_a_clear_error(tmp_path, name):
         io.load(path)
 
 
-def test_pickled_npy_is_never_unpickled(tmp_path):
+def test_pickled_npy_is_never_unpickled(tmp_path, monkeypatch):
+    """Refused from its header: the pickle module is never reached."""
     path = tmp_path / "evil.npy"
-    np.save(path, np.array([{"payload": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(InputError, match="cannot read"):
+    payload = np.empty((2, 2, 2), dtype=object)
+    payload[...] = {"payload": 1}
+    np.save(path, payload, allow_pickle=True)
+    import pickle
+
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("unpickled"))
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("unpickled"))
+    with pytest.raises(InputError, match=r"evil\.npy: the cube is not numeric \(dtype object\)"):
         io.load(path)
 
 

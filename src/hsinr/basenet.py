@@ -8,8 +8,11 @@ its metadata, ``format`` = ``hsinr-base``, ``version``, ``config`` (JSON of
 config JSON and every tensor's name, shape, dtype and bytes in name order, so it names
 the network, not the file; a ``meta`` file stores its first :data:`HASH_BYTES` bytes.
 
-Loading checks format, version, config limits and every tensor's shape against the config
-before building anything, then recomputes the hash and refuses a file that differs.
+Loading checks, before building anything, the format and version, the config (typed
+fields in sane ranges), that the file holds exactly the expected tensors, each float32 of
+the shape the config implies, and the training record's types; then it builds the
+network, checks every weight is finite, recomputes the hash and refuses a file that
+differs. Every failure is a one-line :class:`BaseNetworkError`.
 
 A checkpoint (``OUT.ckpt`` beside the output) adds Adam's moments, the patch sampler's
 random state, the step reached and the loss history, so an interrupted run resumes
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -40,6 +44,11 @@ VERSION = "1"
 HASH_BYTES = 16
 SHIPPED_NAME = "meta_base.hsbase"
 _MODEL = "model."
+# training-record fields the codec uses, with their types and allowed ranges
+TRAINING_FIELDS: dict[str, tuple[type, float, float]] = {
+    "inner_steps": (int, 0, 10_000),
+    "inner_lr": (float, 1e-12, 1e6),
+}
 
 
 class BaseNetworkError(InputError):
@@ -110,6 +119,20 @@ def save_base(
     return load_base(path)
 
 
+def _checkpoint_extras(config: ModulatedConfig) -> dict[str, tuple[str, tuple[int, ...] | None]]:
+    """The tensors a checkpoint holds besides the model's: name -> (dtype, shape or None
+    for any 1-D length)."""
+    extras: dict[str, tuple[str, tuple[int, ...] | None]] = {
+        "sampler.rng": ("U8", tuple(torch.Generator().get_state().shape)),
+        "history": ("F64", None),
+    }
+    for index, shape in enumerate(expected_shapes(config).values()):
+        extras[f"adam.{index}.step"] = ("F32", (1,))
+        extras[f"adam.{index}.exp_avg"] = ("F32", shape)
+        extras[f"adam.{index}.exp_avg_sq"] = ("F32", shape)
+    return extras
+
+
 def _read(path: Path, expected_format: str) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     if not path.is_file():
         raise BaseNetworkError(f"{path}: no such base network file")
@@ -124,14 +147,31 @@ def _read(path: Path, expected_format: str) -> tuple[dict[str, str], dict[str, t
                     f"this hsinr reads version {VERSION}"
                 )
             config = _config_of(path, metadata)
+            wanted = {_MODEL + k: ("F32", v) for k, v in expected_shapes(config).items()}
+            if expected_format == CHECKPOINT_FORMAT:
+                wanted.update(_checkpoint_extras(config))
             names = set(handle.keys())
-            shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in names}
-            wanted = {_MODEL + k: v for k, v in expected_shapes(config).items()}
-            for name, shape in wanted.items():
-                if shapes.get(name) != shape:
+            missing = sorted(set(wanted) - names - {n for n in wanted if n.startswith("adam.")})
+            unexpected = sorted(names - set(wanted))
+            if missing or unexpected:
+                raise BaseNetworkError(
+                    f"{path}: expected the tensors of its config; "
+                    + (f"missing {', '.join(missing[:3])}" if missing else "")
+                    + ("; " if missing and unexpected else "")
+                    + (f"unexpected {', '.join(unexpected[:3])}" if unexpected else "")
+                )
+            for name in sorted(names):
+                dtype, shape = wanted[name]
+                found = handle.get_slice(name)
+                found_shape = tuple(found.get_shape())
+                if found.get_dtype() != dtype:
                     raise BaseNetworkError(
-                        f"{path}: tensor {name} has shape {shapes.get(name)}, the config "
-                        f"implies {shape}"
+                        f"{path}: tensor {name} is {found.get_dtype()}, expected {dtype}"
+                    )
+                if found_shape != shape and not (shape is None and len(found_shape) == 1):
+                    raise BaseNetworkError(
+                        f"{path}: tensor {name} has shape {found_shape}, the config implies "
+                        f"{shape}"
                     )
             tensors = {name: handle.get_tensor(name) for name in names}
     except SafetensorError as exc:
@@ -141,12 +181,40 @@ def _read(path: Path, expected_format: str) -> tuple[dict[str, str], dict[str, t
     return metadata, tensors
 
 
-def _config_of(path: Path, metadata: dict[str, str]) -> ModulatedConfig:
+def _json_field(path: Path, metadata: dict[str, str], key: str, kind: type, default: str):
+    """A metadata entry parsed as JSON and checked to be a ``kind``."""
     try:
-        fields = json.loads(metadata["config"])
+        value = json.loads(metadata.get(key, default))
+    except (ValueError, RecursionError) as exc:
+        raise BaseNetworkError(f"{path}: its {key} is not valid JSON ({exc})") from None
+    if not isinstance(value, kind):
+        raise BaseNetworkError(f"{path}: its {key} is not a JSON {kind.__name__}")
+    return value
+
+
+def _config_of(path: Path, metadata: dict[str, str]) -> ModulatedConfig:
+    if "config" not in metadata:
+        raise BaseNetworkError(f"{path}: invalid base network config (none recorded)")
+    fields = _json_field(path, metadata, "config", dict, "{}")
+    try:
         return ModulatedConfig(**fields)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (TypeError, ValueError) as exc:
         raise BaseNetworkError(f"{path}: invalid base network config ({exc})") from exc
+
+
+def _training_of(path: Path, metadata: dict[str, str]) -> dict[str, object]:
+    """The training record: a JSON object whose fields the codec uses are checked."""
+    training = _json_field(path, metadata, "training", dict, "{}")
+    for key, (kind, low, high) in TRAINING_FIELDS.items():
+        if key not in training:
+            continue
+        value = training[key]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or (kind is int and not isinstance(value, int)):
+            raise BaseNetworkError(f"{path}: training {key} must be a {kind.__name__}")
+        if not (math.isfinite(value) and low <= value <= high):
+            raise BaseNetworkError(f"{path}: training {key} = {value!r} is out of range")
+    return training
 
 
 def _build(
@@ -171,10 +239,7 @@ def load_base(path: str | Path) -> BaseNetwork:
         raise BaseNetworkError(
             f"{path}: the content hash does not match the one the file records; it is damaged"
         )
-    try:
-        training = json.loads(metadata.get("training", "{}"))
-    except ValueError:
-        training = {}
+    training = _training_of(path, metadata)
     return BaseNetwork(model, config, digest, training, path, path.stat().st_size)
 
 
@@ -235,7 +300,14 @@ class Checkpoint:
     _param_groups: list[dict]
 
     def restore(self, sampler: PatchSampler, settings: MetaTraining) -> TrainingState:
-        """The training state as saved, for ``settings`` (Adam's lr follows ``settings``)."""
+        """The training state as saved, for ``settings`` (Adam's lr follows ``settings``);
+        a damaged optimiser record is a :class:`BaseNetworkError`."""
+        try:
+            return self._restore(sampler, settings)
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            raise BaseNetworkError(f"damaged checkpoint: its optimiser state ({exc})") from exc
+
+    def _restore(self, sampler: PatchSampler, settings: MetaTraining) -> TrainingState:
         optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.outer_lr)
         state = optimizer.state_dict()
         state["param_groups"] = self._param_groups
@@ -258,28 +330,16 @@ class Checkpoint:
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint`."""
-    metadata, tensors = _read(Path(path), CHECKPOINT_FORMAT)
-    model, config, _ = _build(Path(path), metadata, tensors)
-    try:
-        settings = json.loads(metadata["settings"])
-        step = int(metadata["step"])
-        param_groups = json.loads(metadata["param_groups"])
-        training = json.loads(metadata.get("training", "{}"))
-    except (KeyError, ValueError) as exc:
-        raise BaseNetworkError(f"{path}: damaged checkpoint ({exc})") from exc
-    adam = {k: v for k, v in tensors.items() if k.startswith("adam.")}
-    for name, tensor in adam.items():
-        index, key = name.split(".")[1:]
-        param = dict(model.named_parameters()).get(_param_name(model, int(index)))
-        if key != "step" and (param is None or tensor.numel() != param.numel()):
-            raise BaseNetworkError(f"{path}: damaged checkpoint (optimiser tensor {name})")
-        if key != "step":
-            adam[name] = tensor.reshape(param.shape)
-    kept = {**adam, "sampler.rng": tensors["sampler.rng"], "history": tensors["history"]}
-    return Checkpoint(model, config, settings, step, training, kept, param_groups)
-
-
-def _param_name(model: ModulatedSiren, index: int) -> str | None:
-    names = [name for name, _ in model.named_parameters()]
-    return names[index] if 0 <= index < len(names) else None
+    """Read a checkpoint written by :func:`save_checkpoint` (every tensor's name, dtype and
+    shape and every metadata field's type checked, as for base networks)."""
+    path = Path(path)
+    metadata, tensors = _read(path, CHECKPOINT_FORMAT)
+    model, config, _ = _build(path, metadata, tensors)
+    settings = _json_field(path, metadata, "settings", dict, "null")
+    param_groups = _json_field(path, metadata, "param_groups", list, "null")
+    training = _training_of(path, metadata)
+    step_text = metadata.get("step", "")
+    if not step_text.isdigit() or len(step_text) > 12:
+        raise BaseNetworkError(f"{path}: damaged checkpoint (step {step_text[:20]!r})")
+    kept = {k: v for k, v in tensors.items() if not k.startswith(_MODEL)}
+    return Checkpoint(model, config, settings, int(step_text), training, kept, param_groups)

@@ -17,7 +17,9 @@ fault print one line and exit with status 1; usage errors exit with 2.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from hsinr import __version__, datasets
@@ -26,6 +28,18 @@ from hsinr.errors import HsinrError
 
 EXIT_INPUT_ERROR = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM
+# what torch's allocators say when memory runs out (it raises RuntimeError, not MemoryError)
+OUT_OF_MEMORY = ("can't allocate memory", "out of memory", "DefaultCPUAllocator")
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that every ``finally`` and every
+    temporary-file cleanup runs before the process exits."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,17 +64,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # the command as given, for records such as a base network's
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return int(args.run(args))
     except HsinrError as exc:
         print(f"hsinr: error: {exc}", file=sys.stderr)
     except OSError as exc:
-        print(f"hsinr: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        where = exc.filename or getattr(args, "input", None) or getattr(args, "file", "")
+        print(f"hsinr: error: {where}: {exc.strerror or exc}", file=sys.stderr)
     except MemoryError:
+        print("hsinr: error: not enough memory for this cube", file=sys.stderr)
+    except RuntimeError as exc:
+        if not any(text in str(exc) for text in OUT_OF_MEMORY):
+            raise  # anything else is a bug in hsinr, and deserves its traceback
         print("hsinr: error: not enough memory for this cube", file=sys.stderr)
     except KeyboardInterrupt:
         print("hsinr: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print("hsinr: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return EXIT_INPUT_ERROR
 
 

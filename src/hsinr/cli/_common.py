@@ -3,27 +3,61 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 from hsinr import datasets, io
 from hsinr.cube import Cube
-from hsinr.errors import InputError
+from hsinr.errors import HsinrError, InputError
+from hsinr.limits import DEFAULT, DEFAULT_MAX_BANDS, DEFAULT_MAX_VALUES, Limits
 
 SCENE_PREFIX = "scene:"
 
 
-def read_input(spec: str, var: str | None = None) -> tuple[Cube, list[Path]]:
+def read_input(
+    spec: str, var: str | None = None, limits: Limits = DEFAULT
+) -> tuple[Cube, list[Path]]:
     """The cube named by ``spec`` (a file path or ``scene:NAME``) and the files holding it."""
     if not spec.startswith(SCENE_PREFIX):
-        return io.load(spec, var=var), io.storage_paths(spec)
+        return io.load(spec, var=var, limits=limits), io.storage_paths(spec)
     if var is not None:
         raise InputError("--var applies to files, not to scene:NAME")
     name = spec[len(SCENE_PREFIX) :]
     cube = datasets.load(name)
     path = datasets.sample_path() if name == datasets.SAMPLE_NAME else datasets.locate(name)[0]
     return cube, io.storage_paths(path)
+
+
+@contextmanager
+def naming(path: str) -> Iterator[None]:
+    """Errors raised inside name the file ``path`` (unless they already do)."""
+    try:
+        yield
+    except HsinrError as exc:
+        name = Path(path).name
+        if str(exc).startswith((name, path)):
+            raise
+        raise type(exc)(f"{name}: {exc}") from exc
+
+
+def add_limits(parser: argparse.ArgumentParser) -> None:
+    """``--max-values`` and ``--max-bands`` (see :mod:`hsinr.limits`)."""
+    parser.add_argument(
+        "--max-values", type=int, default=DEFAULT_MAX_VALUES, metavar="N",
+        help=f"refuse files asking for more values than this ({DEFAULT_MAX_VALUES:,}), and "
+        "network work of more than 4096 operations per value",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-bands", type=int, default=DEFAULT_MAX_BANDS, metavar="N",
+        help=f"refuse cubes with more bands than this ({DEFAULT_MAX_BANDS:,})",
+    )  # fmt: skip
+
+
+def limits_of(args: argparse.Namespace) -> Limits:
+    return Limits(max_values=args.max_values, max_bands=args.max_bands)
 
 
 def read_bytes(path: str) -> bytes:

@@ -12,8 +12,11 @@ import torch
 from hsinr import codecs, io, metrics
 from hsinr.basenet import resolve_base
 from hsinr.cli._common import (
+    add_limits,
     add_quiet,
     check_output,
+    limits_of,
+    naming,
     parse_range,
     parse_window,
     print_table,
@@ -66,7 +69,7 @@ def write_bytes(data: bytes, path: Path) -> None:
 
 def run_compress(args: argparse.Namespace) -> int:
     torch_device(args.device)
-    cube, _ = read_input(args.input, args.var)
+    cube, _ = read_input(args.input, args.var, limits_of(args))
     out = check_output(args.output, args.input)
     codec = codecs.get(args.codec)
     if args.bpppb is None and args.codec not in ("siren", "meta"):
@@ -112,9 +115,11 @@ def run_decompress(args: argparse.Namespace) -> int:
     rows, cols = parse_window(args.window) if args.window else (slice(None), slice(None))
     bands = parse_range(args.bands, "band range") if args.bands else slice(None)
     started = time.perf_counter()
-    cube = codecs.decode(
-        data, rows=rows, cols=cols, bands=bands, device=args.device, base=args.base
-    )
+    with naming(args.input):
+        cube = codecs.decode(
+            data, rows=rows, cols=cols, bands=bands, device=args.device, base=args.base,
+            limits=limits_of(args),
+        )  # fmt: skip
     seconds = time.perf_counter() - started
     io.save(cube.replace(name=Path(args.input).stem), out)
     height, width, n_bands = cube.shape
@@ -123,8 +128,8 @@ def run_decompress(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    original, _ = read_input(args.original, args.var)
-    decoded, _ = read_input(args.decoded)
+    original, _ = read_input(args.original, args.var, limits_of(args))
+    decoded, _ = read_input(args.decoded, limits=limits_of(args))
     scores = metrics.report(original, decoded)
     if args.json:
         print(json.dumps(scores, indent=2))
@@ -183,6 +188,7 @@ def register(commands) -> None:
     compress.add_argument("--seed", type=int, default=0, help="random seed (0)")
     compress.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     add_quiet(compress)
+    add_limits(compress)
     add_siren_options(compress)
     compress.set_defaults(run=run_compress)
 
@@ -193,6 +199,7 @@ def register(commands) -> None:
     decompress.add_argument("--bands", help="decode only bands B0:B1")
     decompress.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     decompress.add_argument("--base", help="base network file for meta files (the shipped one)")
+    add_limits(decompress)
     decompress.set_defaults(run=run_decompress)
 
     evaluate = commands.add_parser("eval", help="PSNR, MPSNR, SAM, SSIM, MSE of a decoded cube")
@@ -200,4 +207,5 @@ def register(commands) -> None:
     evaluate.add_argument("decoded", help="the decoded cube file")
     evaluate.add_argument("--var", help="the variable holding the original cube")
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    add_limits(evaluate)
     evaluate.set_defaults(run=run_eval)

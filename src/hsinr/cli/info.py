@@ -9,32 +9,42 @@ from pathlib import Path
 import numpy as np
 
 from hsinr import basenet, codecs, container, datasets, metrics
-from hsinr.cli._common import SCENE_PREFIX, print_table, read_input
+from hsinr.cli._common import (
+    SCENE_PREFIX,
+    add_limits,
+    limits_of,
+    naming,
+    print_table,
+    read_input,
+)
 from hsinr.errors import HsinrError
+from hsinr.limits import DEFAULT, Limits
 
 
 def _number(value: float) -> str:
     return f"{value:.6g}"
 
 
-def compressed_facts(path: Path) -> dict[str, object]:
+def compressed_facts(path: Path, limits: Limits = DEFAULT) -> dict[str, object]:
     """The checked header of an hsinr file, as plain values."""
     data = path.read_bytes()
-    codec = codecs.for_file(data)
+    with naming(str(path)):
+        codec = codecs.for_file(data)
+        described = codec.describe(data, limits)
     facts: dict[str, object] = {
         "file": str(path),
         "codec": codec.name,
         "format_version": container.VERSION,
         "crc": "ok",
-        **codec.describe(data),
+        **described,
         "bytes": len(data),
     }
     facts["bpppb"] = metrics.bpppb(len(data), facts["shape"])
     return facts
 
 
-def cube_facts(spec: str, var: str | None) -> dict[str, object]:
-    cube, paths = read_input(spec, var)
+def cube_facts(spec: str, var: str | None, limits: Limits = DEFAULT) -> dict[str, object]:
+    cube, paths = read_input(spec, var, limits)
     n_bytes = sum(path.stat().st_size for path in paths)
     return {
         "source": cube.source,
@@ -76,7 +86,12 @@ def run_info(args: argparse.Namespace) -> int:
             print_table(list(shown.items()))
         return 0
     compressed = _is_compressed(args.file)
-    facts = compressed_facts(Path(args.file)) if compressed else cube_facts(args.file, args.var)
+    limits = limits_of(args)
+    facts = (
+        compressed_facts(Path(args.file), limits)
+        if compressed
+        else cube_facts(args.file, args.var, limits)
+    )
     if args.json:
         print(json.dumps(facts, indent=2))
     elif compressed:
@@ -128,6 +143,7 @@ def register(commands) -> None:
     )
     info.add_argument("--var", help="the variable holding the cube (.mat / .npz)")
     info.add_argument("--json", action="store_true", help="print the facts as JSON")
+    add_limits(info)
     info.set_defaults(run=run_info)
 
     scenes = commands.add_parser("scenes", help="list the benchmark scenes found and checked")

@@ -222,7 +222,7 @@ def unpack(
     )
     offsets = np.frombuffer(payload[ends[3] : ends[4]], dtype=np.int8).astype(np.int64)
     decoder = LaplaceDecoder(np.frombuffer(payload[tables:], dtype="<u4"), -bound, bound)
-    per_subband = np.bincount(wavelet.subbands.reshape(-1), minlength=wavelet.subband_count)
+    per_subband = np.array([(r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in wavelet.boxes])
     cheapest = min_cost(scale_table(offsets), -bound, bound).min(axis=1)  # per group code
     least = bands * min_cost(scale_of(basis_codes), -bound, bound).sum() + np.sum(
         cheapest[latent_codes].reshape(k, -1) * per_subband

@@ -295,7 +295,8 @@ class MetaCodec(CompressingCodec):
         symbols = entropy_decode(header, payload)
         latents = torch.from_numpy(dequantise(symbols, header.low, header.step))
         model = net.model.to(device)
-        image = np.empty(header.cube.shape, dtype=np.float32)
+        out = np.empty(header.cube.shape, dtype=header.cube.dtype)
+        scale = header.cube.scale
         positions = patch_grid(rows, cols, header.patch)
         by_extent: dict[tuple[int, int], list[int]] = {}
         for index, (row, col) in enumerate(positions):
@@ -306,11 +307,11 @@ class MetaCodec(CompressingCodec):
                 chunk = indices[start : start + PATCH_CHUNK]
                 outputs = render(model, latents[chunk].to(device), header.patch, (height, width))
                 blocks = outputs[..., :bands].cpu().numpy().reshape(-1, height, width, bands)
-                for index, block in zip(chunk, blocks, strict=True):
+                restored = scale.invert(np.clip(blocks, 0.0, 1.0), out.dtype)
+                for index, block in zip(chunk, restored, strict=True):
                     row, col = positions[index]
-                    image[row : row + height, col : col + width] = block
-        spectra = image.reshape(-1, bands)
-        return header.cube.restore_pixels(lambda part: spectra[part])
+                    out[row : row + height, col : col + width] = block
+        return Cube(out, name="decoded")
 
 
 def _bit_choices(bits: int | str | None, bpppb: float | None) -> tuple[int, ...]:

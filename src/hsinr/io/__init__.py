@@ -20,8 +20,11 @@ leaves no partial output. Save-then-load gives back the same values, bit for bit
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from hsinr._options import check_options
 from hsinr.cube import Cube
 from hsinr.errors import HsinrError, InputError, UnsupportedFormatError
 from hsinr.io import envi, mat, npy, tiff
+from hsinr.limits import DEFAULT, Limits
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class FileFormat:
     name: str
     load_suffixes: tuple[str, ...]
     save_suffixes: tuple[str, ...]
-    read: Callable[[Path, str | None], Cube]
+    read: Callable[[Path, str | None, Limits], Cube]
     write: Callable[..., None]
     takes_var: bool = False
     parts: Callable[[Path], list[Path]] | None = None
@@ -60,6 +64,9 @@ FORMATS: tuple[FileFormat, ...] = (
 )
 
 
+QUIET_LOGGERS = ("tifffile", "spectral", "h5py", "PIL")
+
+
 def _suffixes(kind: str) -> str:
     return " ".join(sorted({s for f in FORMATS for s in getattr(f, f"{kind}_suffixes")}))
 
@@ -77,11 +84,15 @@ def format_for(path: str | os.PathLike[str], *, saving: bool = False) -> FileFor
     )
 
 
-def load(path: str | os.PathLike[str], *, var: str | None = None) -> Cube:
+def load(
+    path: str | os.PathLike[str], *, var: str | None = None, limits: Limits = DEFAULT
+) -> Cube:
     """Read the hyperspectral cube in ``path``; ``var`` names it in a ``.mat`` / ``.npz``.
 
-    Raises :class:`hsinr.InputError` (with a one-line reason) for a missing or
-    unreadable file, a file without a 3-D numeric cube, or a cube with NaN / Inf values.
+    Raises :class:`hsinr.InputError` (with a one-line reason naming the file) for a
+    missing or unreadable file, a file without a 3-D numeric cube, a cube with NaN / Inf
+    values, or one whose declared size is over ``limits`` or over what the file holds
+    (checked before anything is allocated; see ``hsinr.io._checks``).
     """
     path = Path(path)
     if not path.exists():
@@ -92,12 +103,33 @@ def load(path: str | os.PathLike[str], *, var: str | None = None) -> Cube:
     if var is not None and not file_format.takes_var:
         raise InputError(f"{path.name}: var= applies to .mat and .npz files only")
     try:
-        return file_format.read(path, var)
+        with quiet_libraries():
+            return file_format.read(path, var, limits)
     except (HsinrError, MemoryError):
         raise
+    except RecursionError as exc:
+        reason = "too deeply nested"
+        raise InputError(f"{path.name}: cannot read as {file_format.name}: {reason}") from exc
     except Exception as exc:  # a parser's failure on a bad file is the file's fault
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path.name}: cannot read as {file_format.name}: {reason}") from exc
+
+
+@contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """No log lines or warnings from the parsing libraries reach the user while a file is
+    read: what matters becomes the one-line error (or nothing, if the file is fine)."""
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for logger in loggers:
+            logger.setLevel(logging.CRITICAL + 1)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
 
 
 def storage_paths(path: str | os.PathLike[str]) -> list[Path]:

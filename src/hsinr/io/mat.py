@@ -10,6 +10,11 @@ The cube is the variable named by ``var``, or else found automatically:
 v7.3 files store arrays with their axes reversed (HDF5 is row-major, MATLAB column-major);
 they are transposed back on reading and writing. A variable named ``wavelength(s)`` with
 one value per band becomes the cube's wavelengths.
+
+Before anything is read, the declared shape of the chosen variable is checked against
+the limits (``hsinr.io._checks``). A v7.3 file is read only from inside itself: HDF5
+external or soft links, datasets with external storage, virtual datasets and datasets
+whose filters are not HDF5's own (plugins, which HDF5 would load as code) are refused.
 """
 
 from __future__ import annotations
@@ -24,19 +29,24 @@ import scipy.io
 from hsinr.cube import Cube
 from hsinr.errors import InputError
 from hsinr.io._atomic import atomic_outputs
+from hsinr.io._checks import check_declared
 from hsinr.io._pick import pick_cube_variable
+from hsinr.limits import DEFAULT, Limits
 
 WAVELENGTH_NAMES = ("wavelengths", "wavelength", "wavelengths_nm", "wavelength_nm")
 NUMERIC_CLASSES = frozenset(
     {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
 )
 V5_MAX_BYTES = 2**31 - 1  # a v5 data element's size field; larger cubes need v7.3
+HDF5_OWN_FILTERS = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit",
+                    6: "scaleoffset"}  # fmt: skip
 _MATLAB_CLASS = {
     np.dtype(np.float64): "double",
     np.dtype(np.float32): "single",
     **{np.dtype(t): np.dtype(t).name for t in (np.int8, np.uint8, np.int16, np.uint16)},
     **{np.dtype(t): np.dtype(t).name for t in (np.int32, np.uint32, np.int64, np.uint64)},
 }
+_DTYPE_OF = {name: dtype for dtype, name in _MATLAB_CLASS.items()}
 
 
 class _V5Reader:
@@ -49,6 +59,8 @@ class _V5Reader:
         listing = scipy.io.whosmat(path)
         self.shapes = {name: tuple(shape) for name, shape, _ in listing}
         self.numeric = {name for name, _, cls in listing if cls in NUMERIC_CLASSES}
+        self.dtypes = {name: _DTYPE_OF[cls] for name, _, cls in listing if cls in NUMERIC_CLASSES}
+        self.stored = {name: None for name in self.shapes}  # compressed: size not known
 
     def read(self, *names: str) -> dict[str, np.ndarray]:
         wanted = [name for name in names if name in self.shapes]
@@ -57,7 +69,8 @@ class _V5Reader:
 
 
 class _V73Reader:
-    """Lists and reads the top-level datasets of a v7.3 (HDF5) file, axes put back."""
+    """Lists and reads the top-level datasets of a v7.3 (HDF5) file, axes put back; refuses
+    a file with anything that would make HDF5 read outside it or load a plugin."""
 
     version = "v7.3"
 
@@ -65,11 +78,31 @@ class _V73Reader:
         self.path = path
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.numeric: set[str] = set()
+        self.dtypes: dict[str, np.dtype] = {}
+        self.stored: dict[str, int | None] = {}
         with h5py.File(path, "r") as file:
-            for name, item in file.items():
-                if not isinstance(item, h5py.Dataset) or name.startswith("#"):
+            for name in file:  # link names only: nothing is opened or followed yet
+                link = file.get(name, getlink=True)
+                if isinstance(link, h5py.ExternalLink):
+                    raise InputError(
+                        f"{path.name}: '{name}' is an HDF5 external link to "
+                        f"{link.filename}:{link.path}; hsinr reads only what is inside the file"
+                    )
+                if isinstance(link, h5py.SoftLink):
+                    raise InputError(
+                        f"{path.name}: '{name}' is an HDF5 soft link; hsinr reads only datasets "
+                        "stored in the file"
+                    )
+                item = file[name]
+                if not isinstance(item, h5py.Dataset):
+                    continue
+                _check_dataset(item, name, path.name)
+                if name.startswith("#"):
                     continue
                 self.shapes[name] = tuple(reversed(item.shape))
+                self.dtypes[name] = item.dtype
+                compressed = item.compression is not None or item.chunks is not None
+                self.stored[name] = None if compressed else int(item.id.get_storage_size())
                 matlab_class = item.attrs.get("MATLAB_class", b"")
                 if isinstance(matlab_class, bytes):
                     matlab_class = matlab_class.decode("ascii", "replace")
@@ -80,6 +113,37 @@ class _V73Reader:
     def read(self, *names: str) -> dict[str, np.ndarray]:
         with h5py.File(self.path, "r") as file:
             return {name: np.asarray(file[name][()]).T for name in names if name in self.shapes}
+
+
+def _check_dataset(item: h5py.Dataset, name: str, where: str) -> None:
+    """Refuse a dataset stored outside the file or filtered by a plugin."""
+    if item.is_virtual:
+        raise InputError(
+            f"{where}: '{name}' is an HDF5 virtual dataset (its data lives in other files); "
+            "hsinr reads only what is inside the file"
+        )
+    if item.external:
+        raise InputError(
+            f"{where}: '{name}' keeps its data in external file(s) "
+            f"{', '.join(str(entry[0]) for entry in item.external[:2])}; hsinr reads only "
+            "what is inside the file"
+        )
+    properties = item.id.get_create_plist()
+    for index in range(properties.get_nfilters()):
+        code = properties.get_filter(index)[0]
+        if code not in HDF5_OWN_FILTERS:
+            raise InputError(
+                f"{where}: '{name}' needs HDF5 filter {code}, a plugin (HDF5 would load it "
+                "as code); hsinr reads only HDF5's own filters: "
+                + ", ".join(HDF5_OWN_FILTERS.values())
+            )
+
+
+def _small(reader, names: tuple[str, ...], size: int) -> dict[str, np.ndarray]:
+    """The variables among ``names`` that are numeric and declare exactly ``size`` values
+    (nothing else is read)."""
+    wanted = [n for n in names if n in reader.numeric and int(np.prod(reader.shapes[n])) == size]
+    return reader.read(*wanted) if wanted else {}
 
 
 def _scalar(arrays: dict[str, np.ndarray], name: str) -> int | None:
@@ -101,18 +165,22 @@ def _pixels_to_cube(matrix: np.ndarray, n_row: int, n_col: int, where: str) -> n
     return np.ascontiguousarray(matrix.reshape(bands, n_col, n_row).transpose(2, 1, 0))
 
 
-def load(path: Path, var: str | None = None) -> Cube:
+def load(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cube:
     """Read the cube of a ``.mat`` file (v5 or v7.3)."""
     reader = _V73Reader(path) if h5py.is_hdf5(path) else _V5Reader(path)
     where = path.name
-    sizes = reader.read("nRow", "nCol")
+    sizes = _small(reader, ("nRow", "nCol"), 1)
     n_row, n_col = _scalar(sizes, "nRow"), _scalar(sizes, "nCol")
     pixel_count = n_row * n_col if n_row and n_col else None
     key = pick_cube_variable(reader.shapes, reader.numeric, var, where, pixel_count=pixel_count)
     shape = reader.shapes[key]
+    stored = reader.stored[key]
     if len(shape) == 3:
+        check_declared(shape, reader.dtypes[key], where, limits, available=stored)
         data = reader.read(key)[key]
     elif len(shape) == 2 and pixel_count and pixel_count in shape:
+        bands = shape[0] if shape[1] == pixel_count else shape[1]
+        check_declared((n_row, n_col, bands), reader.dtypes[key], where, limits, available=stored)
         data = _pixels_to_cube(reader.read(key)[key], n_row, n_col, where)  # type: ignore[arg-type]
     else:
         raise InputError(
@@ -120,10 +188,9 @@ def load(path: Path, var: str | None = None) -> Cube:
             "bands x pixels matrix with nRow / nCol"
         )
     wavelengths = None
-    for name, values in reader.read(*WAVELENGTH_NAMES).items():
-        if name in reader.numeric and values.size == data.shape[2]:
-            wavelengths = values.reshape(-1)
-            break
+    for values in _small(reader, WAVELENGTH_NAMES, data.shape[2]).values():
+        wavelengths = values.reshape(-1)
+        break
     return Cube(
         data,
         name=path.stem,

@@ -1,27 +1,73 @@
 """NumPy ``.npy`` (the bare array) and ``.npz`` (the cube plus metadata) files.
 
-Pickled objects are never loaded: ``allow_pickle=False`` everywhere.
+Pickled objects are never loaded: ``allow_pickle=False`` everywhere. Every array's header
+(shape, dtype) is read and checked against the file's real size and the limits before its
+data is read (``hsinr.io._checks``); a ``.npz`` member is read only if it is the cube or
+its small metadata.
 """
 
 from __future__ import annotations
 
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from hsinr.cube import Cube
 from hsinr.errors import InputError
 from hsinr.io._atomic import atomic_outputs
+from hsinr.io._checks import check_declared
 from hsinr.io._pick import pick_cube_variable
+from hsinr.limits import DEFAULT, Limits
 
 CUBE_KEY = "cube"
 WAVELENGTHS_KEY = "wavelengths"
 NAME_KEY = "name"
+MAX_NAME_CHARS = 4096
 
 
-def load_npy(path: Path, var: str | None = None) -> Cube:
+@dataclass(frozen=True)
+class ArrayHeader:
+    """What a ``.npy`` header declares, and how many bytes of data follow it."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    data_bytes: int  # bytes available after the header
+
+
+def read_header(stream: IO[bytes], size: int, where: str) -> ArrayHeader:
+    """The header at the start of ``stream`` (``size`` bytes in all), nothing more read."""
+    try:
+        version = npy_format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = npy_format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = npy_format.read_array_header_2_0(stream)
+        else:
+            raise InputError(f"{where}: .npy format version {version} is not supported")
+    except ValueError as exc:
+        raise InputError(f"{where}: not a valid .npy array ({exc})") from None
+    return ArrayHeader(tuple(shape), np.dtype(dtype), size - stream.tell())
+
+
+def _native(array: np.ndarray) -> np.ndarray:
+    return array.astype(array.dtype.newbyteorder("="), copy=False)
+
+
+def load_npy(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cube:
     """Read a ``.npy`` file holding one (H, W, C) array."""
-    data = np.load(path, allow_pickle=False)
+    with open(path, "rb") as stream:
+        header = read_header(stream, path.stat().st_size, path.name)
+    if len(header.shape) != 3:
+        raise InputError(
+            f"{path.name}: expected a 3-D (rows, cols, bands) array, got "
+            f"{len(header.shape)}-D with shape {header.shape}"
+        )
+    check_declared(header.shape, header.dtype, path.name, limits, available=header.data_bytes)
+    data = _native(np.array(np.load(path, mmap_mode="r", allow_pickle=False)))
     return Cube(data, name=path.stem, source=f"{path.name} (NumPy .npy)")
 
 
@@ -31,25 +77,46 @@ def save_npy(cube: Cube, path: Path) -> None:
         np.save(stream, cube.data, allow_pickle=False)
 
 
-def load_npz(path: Path, var: str | None = None) -> Cube:
+def _members(archive: zipfile.ZipFile, where: str) -> dict[str, ArrayHeader]:
+    """Every ``.npy`` member's header, from the zip directory and each member's first bytes
+    (a member's data is bounded by its declared uncompressed size)."""
+    headers = {}
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy"):
+            continue
+        with archive.open(info) as member:
+            header = read_header(member, info.file_size, f"{where} member {info.filename}")
+        headers[info.filename[: -len(".npy")]] = header
+    return headers
+
+
+def load_npz(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cube:
     """Read the cube from a ``.npz`` archive: ``var``, else ``cube``, else the largest 3-D array."""
-    with np.load(path, allow_pickle=False) as archive:
-        arrays = {key: archive[key] for key in archive.files}  # each member read once
-    shapes = {key: array.shape for key, array in arrays.items()}
-    numeric = {key for key, array in arrays.items() if array.dtype.kind in "iuf"}
+    where = path.name
+    with zipfile.ZipFile(path) as archive:
+        headers = _members(archive, where)
+    shapes = {key: header.shape for key, header in headers.items()}
+    numeric = {key for key, header in headers.items() if header.dtype.kind in "iuf"}
     if var is None and CUBE_KEY in numeric and len(shapes[CUBE_KEY]) == 3:
         var = CUBE_KEY
-    key = pick_cube_variable(shapes, numeric, var, where=path.name)
-    data = arrays[key]
-    wavelengths = None
-    if WAVELENGTHS_KEY in arrays:
-        candidate = arrays[WAVELENGTHS_KEY].reshape(-1)
-        if data.ndim == 3 and candidate.size == data.shape[2]:
-            wavelengths = candidate
+    key = pick_cube_variable(shapes, numeric, var, where=where)
+    header = headers[key]
+    if len(header.shape) != 3:
+        raise InputError(f"{where}: variable '{key}' is {len(header.shape)}-D, not a 3-D cube")
+    check_declared(header.shape, header.dtype, where, limits, available=header.data_bytes)
+    bands = header.shape[2]
+    small = {
+        WAVELENGTHS_KEY: lambda h: h.dtype.kind in "iuf" and int(np.prod(h.shape)) == bands,
+        NAME_KEY: lambda h: h.shape == () and h.dtype.kind in "US"
+        and h.dtype.itemsize <= 4 * MAX_NAME_CHARS,
+    }  # fmt: skip
+    wanted = [key, *(n for n, fits in small.items() if n in headers and fits(headers[n]))]
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in wanted}
+    data = _native(arrays[key])
+    wavelengths = arrays[WAVELENGTHS_KEY].reshape(-1) if WAVELENGTHS_KEY in arrays else None
     name = str(arrays[NAME_KEY]) if NAME_KEY in arrays else path.stem
-    if data.ndim != 3:
-        raise InputError(f"{path.name}: variable '{key}' is {data.ndim}-D, not a 3-D cube")
-    source = f"{path.name} (NumPy .npz, '{key}')"
+    source = f"{where} (NumPy .npz, '{key}')"
     return Cube(data, name=name, wavelengths=wavelengths, source=source)
 
 

@@ -3,6 +3,11 @@
 The band axis may come first (band-sequential pages or planar samples, as GDAL writes)
 or last (pixel-interleaved samples); tifffile's axis labels say which. Saving writes one
 planar (band-first) image, with the wavelengths, when known, in its JSON description.
+
+Reading never leaves the file: tifffile's series that gather other files (OME-TIFF,
+NDTiff, Micro-Manager stacks) are switched off and a series with a page from another file
+is refused. The cube's shape comes from the declared series, checked against the limits
+(and, stored uncompressed, every strip against the file's size) before it is read.
 """
 
 from __future__ import annotations
@@ -15,42 +20,69 @@ import tifffile
 from hsinr.cube import Cube
 from hsinr.errors import InputError
 from hsinr.io._atomic import atomic_outputs
+from hsinr.io._checks import check_declared
+from hsinr.limits import DEFAULT, Limits
 
 SPATIAL = "YX"
 BIGTIFF_BYTES = 2**32 - 2**25  # leave room for tags below the classic-TIFF 4 GiB limit
 
 
-def _band_last(array: np.ndarray, axes: str, where: str) -> np.ndarray:
-    """Reorder a 3-D array with tifffile ``axes`` labels to (rows, cols, bands)."""
-    kept = [i for i, n in enumerate(array.shape) if n != 1 or axes[i] in SPATIAL]
-    array = array.reshape([array.shape[i] for i in kept])
-    axes = "".join(axes[i] for i in kept)
-    if array.ndim != 3 or SPATIAL[0] not in axes or SPATIAL[1] not in axes:
+def _layout(shape: tuple[int, ...], axes: str, where: str) -> tuple[list[int], list[int]]:
+    """How an array of tifffile ``shape`` and ``axes`` becomes (rows, cols, bands): the
+    shape without its length-1 non-spatial axes, and the order of those three axes."""
+    kept = [i for i, n in enumerate(shape) if n != 1 or axes[i] in SPATIAL]
+    kept_axes = "".join(axes[i] for i in kept)
+    if len(kept) != 3 or SPATIAL[0] not in kept_axes or SPATIAL[1] not in kept_axes:
         raise InputError(
             f"{where}: expected a multi-band image (3 axes incl. Y and X), "
-            f"got axes {axes!r} with shape {array.shape}"
+            f"got axes {kept_axes!r} with shape {tuple(shape[i] for i in kept)}"
         )
-    band_axis = next(i for i, label in enumerate(axes) if label not in SPATIAL)
-    order = [axes.index("Y"), axes.index("X"), band_axis]
-    return np.ascontiguousarray(array.transpose(order))
+    band_axis = next(i for i, label in enumerate(kept_axes) if label not in SPATIAL)
+    return [shape[i] for i in kept], [kept_axes.index("Y"), kept_axes.index("X"), band_axis]
 
 
-def load(path: Path, var: str | None = None) -> Cube:
+def _stored_bytes(tif: tifffile.TiffFile, series, where: str) -> int | None:
+    """Bytes of the series' data when every page is uncompressed (each strip checked to
+    lie inside the file), else None; a page from another file is refused."""
+    pages = list(series.pages)
+    if getattr(series, "is_multifile", False) or any(
+        page is None or page.parent is not tif for page in pages
+    ):
+        raise InputError(f"{where}: its image series spans other files; hsinr reads one file")
+    if any(page.keyframe.compression != tifffile.COMPRESSION.NONE for page in pages):
+        return None
+    size, total = tif.filehandle.size, 0
+    for page in pages:
+        for offset, count in zip(page.dataoffsets, page.databytecounts, strict=True):
+            if offset + count > size:
+                raise InputError(f"{where}: image data declared past the end of the file")
+            total += count
+    return total
+
+
+def load(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cube:
     """Read the first image series of a TIFF as a (rows, cols, bands) cube."""
-    with tifffile.TiffFile(path) as tif:
+    where = path.name
+    with tifffile.TiffFile(path, is_ome=False, is_ndtiff=False, is_mmstack=False) as tif:
         series = tif.series[0]
-        array = series.asarray()
         axes = series.axes
+        kept, order = _layout(series.shape, axes, where)
+        shape = tuple(kept[i] for i in order)
+        available = _stored_bytes(tif, series, where)
+        check_declared(shape, series.dtype, where, limits, available=available)
+        array = series.asarray()
         described = tif.shaped_metadata[0] if tif.shaped_metadata else {}
-    data = _band_last(array, axes, path.name)
+    data = np.ascontiguousarray(array.reshape(kept).transpose(order))
+    if not isinstance(described, dict):
+        described = {}
     wavelengths = described.get("wavelengths")
-    if wavelengths is not None and len(wavelengths) != data.shape[2]:
+    if not isinstance(wavelengths, list) or len(wavelengths) != data.shape[2]:
         wavelengths = None
     return Cube(
-        data,
+        data.astype(data.dtype.newbyteorder("="), copy=False),
         name=str(described.get("name", path.stem)),
         wavelengths=wavelengths,
-        source=f"{path.name} (TIFF, axes {axes})",
+        source=f"{where} (TIFF, axes {axes})",
     )
 
 

@@ -27,7 +27,8 @@ from torch import nn
 from hsinr.nn.siren import IN_FEATURES, W0, SineLayer
 
 CONFIG_LIMITS = {"hidden_layers": 64, "width": 4096, "bands": 4096, "latent_dim": 65535,
-                 "patch": 4096}  # fmt: skip
+                 "patch": 1024}  # fmt: skip
+W0_RANGE = (1e-3, 1000.0)  # sine frequencies a base network may use
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,12 @@ class ModulatedConfig:
     def __post_init__(self) -> None:
         for name, limit in CONFIG_LIMITS.items():
             value = getattr(self, name)
-            if not isinstance(value, int) or not 1 <= value <= limit:
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
                 raise ValueError(f"base network {name} must be an integer 1-{limit}, not {value!r}")
-        if not (math.isfinite(self.w0) and 0 < self.w0 <= 1000):
-            raise ValueError(f"base network w0 must be in (0, 1000], not {self.w0!r}")
+        low, high = W0_RANGE
+        w0 = self.w0
+        if isinstance(w0, bool) or not isinstance(w0, int | float) or not low <= w0 <= high:
+            raise ValueError(f"base network w0 must be a number in [{low:g}, {high:g}], not {w0!r}")
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
