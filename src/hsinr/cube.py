@@ -55,9 +55,18 @@ class Normalisation:
         dtype = np.dtype(dtype)
         restored = np.asarray(values, dtype=np.float64) * self.span + self.minimum
         if np.issubdtype(dtype, np.integer):
-            info = np.iinfo(dtype)
-            restored = np.clip(np.rint(restored), info.min, info.max)
+            restored = np.clip(np.rint(restored), *integer_bounds(dtype))
         return restored.astype(dtype, copy=False)
+
+
+def integer_bounds(dtype: np.dtype) -> tuple[float, float]:
+    """The float64 values nearest an integer dtype's range from inside it (for 64-bit
+    integers ``float(iinfo.max)`` rounds up past the range, and casting it is undefined)."""
+    info = np.iinfo(dtype)
+    low, high = float(info.min), float(info.max)
+    if int(high) > info.max:
+        high = float(np.nextafter(high, -np.inf))
+    return low, high
 
 
 def _numeric_kind(dtype: np.dtype) -> bool:

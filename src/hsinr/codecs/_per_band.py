@@ -79,11 +79,11 @@ def decode_image(data: bytes, shape: tuple[int, int], image_format: str,
 
 
 def finite_values(values: np.ndarray, what: str) -> np.ndarray:
-    """``values`` as float64, refused as corrupt if any is NaN or infinite."""
-    values = np.asarray(values, dtype=np.float64)
+    """``values`` as float64, refused as corrupt if any is NaN or infinite (checked before
+    the conversion: a signalling NaN would make numpy warn)."""
     if not np.all(np.isfinite(values)):
         raise container.CorruptFileError(f"{what} holds NaN or infinite values")
-    return values
+    return np.asarray(values, dtype=np.float64)
 
 
 class PerBandCodec:

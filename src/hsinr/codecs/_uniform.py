@@ -25,6 +25,18 @@ def quantise(values: np.ndarray, bits: int) -> tuple[np.ndarray, float, float]:
     return symbols, float(low), float(step)
 
 
+def valid_quantiser(low, step, bits: int) -> np.ndarray:
+    """Whether (low, step) can be a quantiser of ``bits`` bits: finite, a positive step, and
+    every level ``low + step * q`` a finite float32 (as it is for any range of finite
+    float32 values)."""
+    low, step = np.asarray(low, np.float64), np.asarray(step, np.float64)
+    with np.errstate(all="ignore"):
+        reach = np.abs(low) + step * (2**bits - 1)
+    return np.isfinite(low) & np.isfinite(step) & (step > 0) & (
+        reach <= np.finfo(np.float32).max
+    )
+
+
 def dequantise(symbols: np.ndarray, low: float, step: float) -> np.ndarray:
     """The float32 values of :func:`quantise`'s symbols."""
     return (np.float32(low) + np.float32(step) * np.asarray(symbols, np.float32)).astype(np.float32)

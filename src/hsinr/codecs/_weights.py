@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hsinr.codecs._laplace import MODEL, LaplaceGroups
-from hsinr.codecs._uniform import dequantise, quantise
+from hsinr.codecs._uniform import dequantise, quantise, valid_quantiser
 from hsinr.container import CorruptFileError
 
 QUANTISER = struct.Struct("<ff")
@@ -74,7 +74,9 @@ def decode_weights(
     """The float32 tensors of :func:`encode_weights`' body (its length already checked)."""
     count = group_count(shapes, per)
     quantisers = np.frombuffer(body[: count * QUANTISER.size], dtype="<f4").reshape(count, 2)
-    if not (np.all(np.isfinite(quantisers)) and np.all(quantisers[:, 1] > 0)):
+    if not np.all(np.isfinite(quantisers)) or not np.all(
+        valid_quantiser(quantisers[:, 0], quantisers[:, 1], bits)
+    ):
         raise CorruptFileError("a weight group's quantiser is invalid")
     offset = count * QUANTISER.size
     models = LaplaceGroups.unpack(body[offset:], count, bits)

@@ -40,7 +40,7 @@ from hsinr.basenet import BaseNetwork, BaseNetworkError, resolve_base
 from hsinr.codecs._compressing import CompressingCodec
 from hsinr.codecs._laplace import MODEL, LaplaceGroups
 from hsinr.codecs._layout import CUBE_HEADER, CubeHeader
-from hsinr.codecs._uniform import dequantise, quantise
+from hsinr.codecs._uniform import dequantise, quantise, valid_quantiser
 from hsinr.cube import Cube
 from hsinr.errors import InputError
 from hsinr.limits import DEFAULT, Limits
@@ -102,7 +102,7 @@ class MetaHeader:
             raise container.CorruptFileError("meta header holds an invalid patch, latent or bits")
         if model not in (SHARED, PER_DIMENSION):
             raise container.CorruptFileError(f"meta header names unknown model kind {model}")
-        if not (math.isfinite(low) and math.isfinite(step) and step > 0):
+        if not valid_quantiser(low, step, bits):
             raise container.CorruptFileError("meta header holds an invalid quantiser")
         return cls(base_hash, cube, patch, latent_dim, bits, model, low, step, words)
 
@@ -306,6 +306,10 @@ class MetaCodec(CompressingCodec):
             for start in range(0, len(indices), PATCH_CHUNK):
                 chunk = indices[start : start + PATCH_CHUNK]
                 outputs = render(model, latents[chunk].to(device), header.patch, (height, width))
+                if not bool(torch.isfinite(outputs[..., :bands]).all()):
+                    raise container.CorruptFileError(
+                        "the network's output is not finite: the latents are corrupt"
+                    )
                 blocks = outputs[..., :bands].cpu().numpy().reshape(-1, height, width, bands)
                 restored = scale.invert(np.clip(blocks, 0.0, 1.0), out.dtype)
                 for index, block in zip(chunk, restored, strict=True):

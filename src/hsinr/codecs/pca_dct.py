@@ -105,6 +105,8 @@ class PcaDctCodec(PcaCodec):
         return from_blocks(coefficients, rows, cols)
 
     def body_facts(self, body: bytes, k: int) -> dict[str, object]:
+        if len(body) < _BODY.size + k * GROUPS:
+            raise container.CorruptFileError("pca-dct body has the wrong length")
         step, bound = _BODY.unpack_from(body)
         return {
             "step": step,

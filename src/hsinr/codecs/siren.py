@@ -510,6 +510,10 @@ class SirenCodec(CompressingCodec):
             for start in range(0, coords.shape[0], DECODE_CHUNK):
                 chunk = coords[start : start + DECODE_CHUNK].to(device)
                 values = model.features(chunk) @ head_weight.T + head_bias
+                if not bool(torch.isfinite(values).all()):
+                    raise container.CorruptFileError(
+                        "the network's output is not finite: its weights are corrupt"
+                    )
                 values = values.clamp_(0.0, 1.0).cpu().numpy()
                 out[start : start + DECODE_CHUNK] = header.scale.invert(values, header.dtype)
         return Cube(out.reshape(len(row_ids), len(col_ids), len(band_ids)), name="decoded")
