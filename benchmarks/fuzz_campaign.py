@@ -14,7 +14,8 @@ failures: ``traceback`` (any other exception), ``hang`` (over --seconds; the wor
 killed), ``memory`` (MemoryError, or an allocation over the worker's --memory-gib
 address-space limit: strict, it counts attempts, not only memory touched), ``crash``
 (the worker died, e.g. a segfault in a C library), ``noise`` (the case wrote to stderr,
-or raised a numpy warning: what a user would see besides the one-line error). Decoders
+or raised a numpy warning: what a user would see besides the one-line error), ``unnamed``
+(an input cube refused by a message that does not name the file). Decoders
 run with
 ``hsinr.fuzzing.FUZZ_LIMITS`` (at most 2^22 values, and the work that allows).
 
@@ -41,7 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 V1 = ROOT / "tests" / "data" / "v1"
-OUTCOMES = ("ok", "refused", "traceback", "hang", "memory", "crash", "noise")
+OUTCOMES = ("ok", "refused", "traceback", "hang", "memory", "crash", "noise", "unnamed")
 CUBE_FORMATS = {  # kind -> seed file names (the first is the one loaded) and save options
     "cube-npy": {"cube.npy": {}},
     "cube-npz": {"cube.npz": {}},
@@ -141,7 +142,8 @@ def _run_case(kind: str, seed: Path, case_name: str, case: int, scratch: Path) -
         files = {path.name: path.read_bytes() for path in io.storage_paths(seed)}
         for name, data in mutate_cube_file(files, rng).items():
             (scratch / name).write_bytes(data)
-        return _reasoned(lambda: io.load(scratch / seed.name, limits=FUZZ_LIMITS))
+        return _reasoned(lambda: io.load(scratch / seed.name, limits=FUZZ_LIMITS),
+                         named=seed.stem)  # fmt: skip
     path = scratch / "mutant.hsbase"
     path.write_bytes(mutate_base(seed, rng))
     cube = Cube(np.arange(9 * 7 * 5, dtype=np.uint16).reshape(9, 7, 5))
@@ -154,7 +156,7 @@ def _run_case(kind: str, seed: Path, case_name: str, case: int, scratch: Path) -
     return _reasoned(use)
 
 
-def _reasoned(work) -> tuple[str, str]:
+def _reasoned(work, named: str | None = None) -> tuple[str, str]:
     """``hsinr.fuzzing.attempt``'s outcome, and for a refusal its message with the
     numbers and file names masked (to count which checks the cases reach)."""
     import re
@@ -172,6 +174,8 @@ def _reasoned(work) -> tuple[str, str]:
             raise
 
     outcome = attempt(remembered)
+    if named is not None and message and named not in message[0]:
+        return "unnamed", message[0]
     reason = re.sub(r"[-+]?\d[\d,.e+-]*", "#", message[0])[:90] if message else ""
     return outcome, re.sub(r"\S+\.(hsinr|hsbase|npy|npz|mat|tif|hdr|img)\b", "FILE", reason)
 

@@ -288,6 +288,9 @@ FOREIGN_PARTS = {
     "progressive JPEG": lambda: _image_bytes(
         np.zeros((20, 27), np.uint8), "JPEG", progressive=True
     ),
+    "truncated JPEG": lambda: _image_bytes(
+        np.random.default_rng(0).integers(0, 256, (20, 27), dtype=np.uint8), "JPEG"
+    )[:400],
 }
 
 
@@ -595,3 +598,52 @@ def test_envi_outputs_are_committed_header_last(tmp_path, small_cube, monkeypatc
     assert not (tmp_path / "scene.hdr").exists() and _partials(tmp_path) == []
     with pytest.raises(InputError, match="no such file"):
         io.load(tmp_path / "scene.hdr")
+
+
+# -- 7. found by the fuzz campaign -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [8, 19, 41984])
+def test_matlab_v5_data_type_codes_scipy_would_look_up_unchecked(tmp_path, small_cube, code):
+    """scipy's v5 reader indexes a C table with this code: 8 and 19 are NULL slots, 41984
+    lies far past it (found by the campaign as a crash; scipy PRs 25349 / 25829). Run in
+    a subprocess, so that a regression is a crash of that process, not of the tests."""
+    import scipy.io
+
+    path = tmp_path / "crafted.mat"
+    scipy.io.savemat(path, {"cube": small_cube.data}, do_compression=False)
+    data = bytearray(path.read_bytes())
+    real_tag = data.index(struct.pack("<II", 4, small_cube.data.nbytes))  # miUINT16, n bytes
+    struct.pack_into("<I", data, real_tag, code)
+    path.write_bytes(bytes(data))
+    result = subprocess.run([sys.executable, "-m", "hsinr", "info", str(path)],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("hsinr: error: crafted.mat: ") and "type" in result.stderr
+
+
+def test_truncated_compressed_matlab_elements_are_refused_before_scipy(tmp_path, small_cube):
+    path = tmp_path / "cut.mat"
+    io.save(small_cube, path)
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(InputError, match="truncated"):
+        io.load(path)
+
+
+def test_float_ranges_past_float16_are_compared_without_warnings(tmp_path):
+    """A header's min / max of 1e300 for a float16 original was compared by numpy in
+    float16 (an overflow warning) before it was refused."""
+    data = bytearray(v1("pca-jpeg2000"))
+    header = bytearray(container.unpack(bytes(data)).header)
+    struct.pack_into("<Bdd", header, 10, 9, -1e300, 1e300)  # dtype float16
+    with np.errstate(all="raise"), pytest.raises(container.CorruptFileError, match="range"):
+        codecs.decode(repack(bytes(data), header=bytes(header)))
+
+
+def test_quantisers_whose_top_level_overflows_float32_are_refused():
+    data = v1("siren-quantised")
+    frame = container.unpack(data)
+    payload = bytearray(frame.payload)
+    struct.pack_into("<ff", payload, 0, 0.0, 3e36)  # first group: step x 255 > float32 max
+    with np.errstate(all="raise"), pytest.raises(container.CorruptFileError, match="quantiser"):
+        codecs.decode(repack(data, payload=bytes(payload)))

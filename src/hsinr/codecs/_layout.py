@@ -90,7 +90,7 @@ def checked_scale(low: float, high: float, dtype: np.dtype) -> Normalisation:
         raise container.CorruptFileError("codec header holds an invalid value range")
     if not math.isfinite(high - low):
         raise container.CorruptFileError("codec header holds a value range too wide to decode")
-    if np.issubdtype(dtype, np.floating) and max(abs(low), abs(high)) > np.finfo(dtype).max:
+    if np.issubdtype(dtype, np.floating) and max(abs(low), abs(high)) > float(np.finfo(dtype).max):
         raise container.CorruptFileError(f"codec header's value range does not fit {dtype}")
     return Normalisation(low, high)
 

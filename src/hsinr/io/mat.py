@@ -30,6 +30,7 @@ from hsinr.cube import Cube
 from hsinr.errors import InputError
 from hsinr.io._atomic import atomic_outputs
 from hsinr.io._checks import check_declared
+from hsinr.io._mat5 import check_numeric, variable_layout
 from hsinr.io._pick import pick_cube_variable
 from hsinr.limits import DEFAULT, Limits
 
@@ -56,6 +57,7 @@ class _V5Reader:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.layout = variable_layout(path)  # element framing checked before scipy reads
         listing = scipy.io.whosmat(path)
         self.shapes = {name: tuple(shape) for name, shape, _ in listing}
         self.numeric = {name for name, _, cls in listing if cls in NUMERIC_CLASSES}
@@ -64,6 +66,7 @@ class _V5Reader:
 
     def read(self, *names: str) -> dict[str, np.ndarray]:
         wanted = [name for name in names if name in self.shapes]
+        check_numeric(self.layout, wanted, self.path.name)
         contents = scipy.io.loadmat(self.path, variable_names=wanted, squeeze_me=False)
         return {name: np.asarray(contents[name]) for name in wanted}
 
