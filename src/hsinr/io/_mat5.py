@@ -106,14 +106,15 @@ def variable_layout(path: Path) -> dict[str, Variable]:
     with open(path, "rb") as stream:
         header = stream.read(HEADER_BYTES)
         if len(header) < HEADER_BYTES or header[126:128] not in (b"IM", b"MI"):
-            raise InputError(f"{path.name}: not a MATLAB v5 file (no endian indicator)")
+            raise InputError(f"{path.name}: cannot read as MATLAB: no v5 endian indicator")
         order = "<" if header[126:128] == b"IM" else ">"
         offset = HEADER_BYTES
         while offset + 8 <= size:
             stream.seek(offset)
             kind, count = struct.unpack(order + "II", stream.read(8))
             if offset + 8 + count > size:
-                raise InputError(f"{path.name}: truncated (an element runs past its end)")
+                raise InputError(f"{path.name}: cannot read as MATLAB: truncated (an element "
+                                 "runs past the end of the file)")  # fmt: skip
             try:
                 if kind == MI_COMPRESSED:
                     variable = _matrix_head(_inflated_head(stream, count), order)
@@ -123,7 +124,7 @@ def variable_layout(path: Path) -> dict[str, Variable]:
                 else:
                     variable = None
             except (ValueError, zlib.error, struct.error) as exc:
-                raise InputError(f"{path.name}: malformed MATLAB element ({exc})") from None
+                raise InputError(f"{path.name}: cannot read as MATLAB: {exc}") from None
             if variable is not None:
                 variables.setdefault(variable.name, variable)
             offset += 8 + count
