@@ -336,15 +336,29 @@ def main() -> int:
     return 1 if failures else 0
 
 
+def _commit() -> str:
+    """The commit the campaign ran, marked when the working tree had changes."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        found = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return found.stdout.strip()
+
+    changed = " (with uncommitted changes)" if git("status", "--porcelain") else ""
+    return git("rev-parse", "--short", "HEAD") + changed
+
+
 def write_summary(args, counts, reasons, seeds, seconds: float) -> None:
     from hsinr.fuzzing import FUZZ_LIMITS
 
     command = "python benchmarks/fuzz_campaign.py " + shlex.join(sys.argv[1:])
+    commit = _commit()
     total = Counter()
     for found in counts.values():
         total.update(found)
     summary = {
-        "command": command, "seconds": round(seconds), "machine": platform.machine(),
+        "command": command, "commit": commit, "seconds": round(seconds),
+        "machine": platform.machine(),
         "cpus": os.cpu_count(), "python": platform.python_version(),
         "workers": args.workers, "seconds_per_case": args.seconds,
         "memory_gib_per_worker": args.memory_gib, "max_values": FUZZ_LIMITS.max_values,
@@ -356,7 +370,8 @@ def write_summary(args, counts, reasons, seeds, seconds: float) -> None:
     header = "| kind | seeds | cases | " + " | ".join(OUTCOMES) + " |"
     lines = [
         "# Fuzz campaign", "",
-        f"`{command}` on {platform.machine()} ({os.cpu_count()} CPUs), {args.workers} workers, "
+        f"`{command}` at commit {commit}, on {platform.machine()} ({os.cpu_count()} CPUs), "
+        f"{args.workers} workers, "
         f"{seconds / 60:.0f} min. Each case in a worker limited to {args.memory_gib:g} GiB of "
         f"address space and {args.seconds:g} s; decoders limited to {FUZZ_LIMITS.max_values:,} "
         "values (`hsinr.fuzzing.FUZZ_LIMITS`). Failures: traceback, hang, memory, crash "
