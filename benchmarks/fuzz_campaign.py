@@ -290,6 +290,7 @@ def main() -> int:
     parser.add_argument("--first-case", type=int, default=0, help="case numbers start here")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    args.commit = _commit()  # before this run writes anything
     args.out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="hsinr-fuzz-"))
     started = time.time()
@@ -352,7 +353,7 @@ def write_summary(args, counts, reasons, seeds, seconds: float) -> None:
     from hsinr.fuzzing import FUZZ_LIMITS
 
     command = "python benchmarks/fuzz_campaign.py " + shlex.join(sys.argv[1:])
-    commit = _commit()
+    commit = args.commit
     total = Counter()
     for found in counts.values():
         total.update(found)
@@ -379,7 +380,7 @@ def write_summary(args, counts, reasons, seeds, seconds: float) -> None:
         header, "|" + "---|" * (len(OUTCOMES) + 3),
     ]  # fmt: skip
     for kind, found in counts.items():
-        cells = " | ".join(str(found[o]) for o in OUTCOMES)
+        cells = " | ".join(f"{found[o]:,}" for o in OUTCOMES)
         lines.append(f"| {kind} | {len(seeds[kind])} | {sum(found.values()):,} | {cells} |")
     cells = " | ".join(f"**{total[o]:,}**" for o in OUTCOMES)
     lines.append(f"| all | | **{sum(total.values()):,}** | {cells} |")
