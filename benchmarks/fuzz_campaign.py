@@ -375,8 +375,8 @@ def write_summary(args, counts, reasons, seeds, seconds: float) -> None:
         f"{args.workers} workers, "
         f"{seconds / 60:.0f} min. Each case in a worker limited to {args.memory_gib:g} GiB of "
         f"address space and {args.seconds:g} s; decoders limited to {FUZZ_LIMITS.max_values:,} "
-        "values (`hsinr.fuzzing.FUZZ_LIMITS`). Failures: traceback, hang, memory, crash "
-        "(findings.jsonl lists each with its reproduction triple).", "",
+        "values (`hsinr.fuzzing.FUZZ_LIMITS`). Failures: traceback, hang, memory, crash, noise, "
+        "unnamed (findings.jsonl lists each with its reproduction triple).", "",
         header, "|" + "---|" * (len(OUTCOMES) + 3),
     ]  # fmt: skip
     for kind, found in counts.items():

@@ -647,3 +647,46 @@ def test_quantisers_whose_top_level_overflows_float32_are_refused():
     struct.pack_into("<ff", payload, 0, 0.0, 3e36)  # first group: step x 255 > float32 max
     with np.errstate(all="raise"), pytest.raises(container.CorruptFileError, match="quantiser"):
         codecs.decode(repack(data, payload=bytes(payload)))
+
+
+def test_describing_a_pca_dct_file_with_a_short_body_is_a_one_line_error(tmp_path, capsys):
+    data = v1("pca-dct")
+    frame = container.unpack(data)
+    k = struct.unpack_from("<H", frame.header, CUBE_HEADER.size)[0]
+    bands = struct.unpack_from("<H", frame.header, 8)[0]
+    (tmp_path / "short.hsinr").write_bytes(
+        repack(data, payload=frame.payload[: (bands + bands * k) * 2 + 3])
+    )
+    assert "short.hsinr: pca-dct body" in one_line_error(capsys, "info", tmp_path / "short.hsinr")
+
+
+def test_signalling_nans_in_stored_floats_are_refused_without_a_numpy_warning():
+    data = v1("jpeg")
+    frame = container.unpack(data)
+    payload = bytearray(frame.payload)
+    payload[0:4] = b"\x01\x00\x80\x7f"  # a float32 signalling NaN as the first band's min
+    with np.errstate(all="raise"), pytest.raises(container.CorruptFileError, match="NaN"):
+        codecs.decode(repack(data, payload=bytes(payload)))
+
+
+@pytest.mark.parametrize("dtype", [np.uint64, np.int64])
+def test_64_bit_integer_outputs_are_clipped_inside_their_range(dtype):
+    from hsinr.cube import Normalisation
+
+    with np.errstate(all="raise"):
+        restored = Normalisation(0.0, 1e30).invert(np.array([0.0, 1.0]), dtype)
+    assert restored[1] == np.iinfo(dtype).max - 2047 + (dtype == np.int64) * 1024
+
+
+def test_a_network_whose_output_overflows_is_corrupt():
+    """Finite fp32 weights whose output is not: every feature sin(30 * pi / 60) = 1 and
+    output weights of 3e38, summed over four features."""
+    from hsinr.codecs.siren import CODEC_ID, HEADER
+
+    first = [0.0] * 8 + [np.pi / 60] * 4  # weight (4 x 2), bias (4)
+    head = [3e38] * 12 + [0.0] * 3  # weight (3 x 4), bias (3)
+    weights = np.array(first + head, dtype="<f4")
+    data = container.pack(CODEC_ID, HEADER.pack(4, 4, 3, 1, 4, 0, 3, 0.0, 100.0),
+                          weights.tobytes())  # fmt: skip
+    with pytest.raises(container.CorruptFileError, match="not finite"):
+        codecs.decode(data)
