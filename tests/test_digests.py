@@ -24,8 +24,9 @@ LIBRARIES = ("numpy", "scipy", "torch", "pillow", "constriction")
 JOBS = {  # name -> (codec, options given to its encoder)
     "siren": ("siren", {"bpppb": 0.5, "precision": 16, "iterations": 100}),
     "siren-bits8": ("siren", {"bpppb": 0.5, "bits": 8, "iterations": 100}),
-    "siren-search": ("siren", {"bpppb": 0.5, "search": True, "search_iterations": 20,
-                               "iterations": 50}),  # fmt: skip
+    "siren-search": (
+        "siren", {"bpppb": 0.5, "search": True, "search_iterations": 20, "iterations": 50}
+    ),
     "jpeg": ("jpeg", {"bpppb": 2.0}),
     "jpeg2000": ("jpeg2000", {"bpppb": 1.0}),
     "pca-dct": ("pca-dct", {"bpppb": 0.3}),
