@@ -24,7 +24,7 @@ import torch
 
 from hsinr import codecs, datasets, metrics
 from hsinr.codecs import latent
-from hsinr.codecs._laplace import fit_scale_codes, laplace_bits, scale_of
+from hsinr.entropy.laplace import fit_scale_codes, laplace_bits, scale_of
 
 VARIANTS = {
     "full codec": {},

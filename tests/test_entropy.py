@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hsinr.codecs._laplace import (
+from hsinr.container import CorruptFileError
+from hsinr.entropy.laplace import (
     SCALES,
     LaplaceDecoder,
     cost_lower_bound,
     encode_symbols,
     min_cost,
 )
-from hsinr.container import CorruptFileError
 
 
 def _draw(rng, n, low, high, scale, centre):

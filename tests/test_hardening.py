@@ -24,10 +24,11 @@ from PIL import Image
 
 from hsinr import codecs, container, io
 from hsinr.cli import main
-from hsinr.codecs import _wavelet
-from hsinr.codecs._layout import CUBE_HEADER, join_parts, split_parts
+from hsinr.codecs.header import CUBE_HEADER
+from hsinr.codecs.parts import join_parts, split_parts
 from hsinr.errors import HsinrError, InputError
 from hsinr.limits import LimitError, Limits
+from hsinr.transforms import wavelet as _wavelet
 
 V1 = Path(__file__).parent / "data" / "v1"
 SECRET = b"TOP-SECRET-BYTES-0123456789abcdef"

@@ -10,10 +10,10 @@ import pytest
 from hsinr import codecs, container, metrics
 from hsinr.cli import main
 from hsinr.codecs import latent
-from hsinr.codecs._context import BUCKETS, Neighbours
-from hsinr.codecs._laplace import LaplaceDecoder, encode_symbols, fit_scale_codes, scale_of
-from hsinr.codecs._wavelet import Wavelet2D, default_levels
 from hsinr.cube import Cube
+from hsinr.entropy.context import BUCKETS, Neighbours
+from hsinr.entropy.laplace import LaplaceDecoder, encode_symbols, fit_scale_codes, scale_of
+from hsinr.transforms.wavelet import Wavelet2D, default_levels
 
 CONTAINER_BYTES = 20  # magic, version, codec id, lengths, CRC (docs/FORMAT.md)
 

@@ -10,7 +10,7 @@ import torch
 from hsinr import basenet, codecs, container, datasets, metrics
 from hsinr.cli import main
 from hsinr.codecs import meta as meta_codec
-from hsinr.codecs._layout import CubeHeader
+from hsinr.codecs.header import CubeHeader
 from hsinr.cube import Cube, Normalisation
 from hsinr.errors import InputError
 from hsinr.nn.meta import (

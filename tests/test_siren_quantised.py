@@ -6,11 +6,11 @@ import torch
 
 from hsinr import codecs, container, datasets, metrics
 from hsinr.codecs import siren as siren_codec
-from hsinr.codecs._uniform import dequantise, quantise
-from hsinr.codecs._weights import GROUP_BYTES, decode_weights, encode_weights, group_count
 from hsinr.cube import Cube
 from hsinr.nn.qat import fake_quantise
 from hsinr.nn.search import Arch
+from hsinr.quantise.uniform import dequantise, quantise
+from hsinr.quantise.weights import GROUP_BYTES, decode_weights, encode_weights, group_count
 
 CODEC = codecs.get("siren")
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from hsinr import datasets
-from hsinr.codecs._pca import principal_basis
+from hsinr.transforms.klt import principal_basis
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """Codec ``jpeg``: every band on its own as an 8-bit baseline JPEG (Pillow / libjpeg),
-with optimised Huffman tables; rate control on the quality (1-95). See ``_per_band``."""
+with optimised Huffman tables; rate control on the quality (1-95). See :mod:`hsinr.codecs.per_band`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from hsinr.codecs._per_band import PerBandCodec
+from hsinr.codecs.per_band import PerBandCodec
 
 
 class JpegCodec(PerBandCodec):

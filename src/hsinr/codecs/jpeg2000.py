@@ -1,6 +1,6 @@
 """Codec ``jpeg2000``: every band on its own as a 16-bit JPEG 2000 codestream (Pillow /
 OpenJPEG, irreversible 9/7 wavelet), rate control on OpenJPEG's compression ratio
-(``quality_mode="rates"``). See ``_per_band``.
+(``quality_mode="rates"``). See :mod:`hsinr.codecs.per_band`.
 
 Each codestream carries its own main header (about 180 bytes here), so on a small scene
 with many bands the headers alone set a floor on the rate; below it the codec writes the
@@ -15,7 +15,7 @@ import math
 import numpy as np
 from PIL import Image
 
-from hsinr.codecs._per_band import PerBandCodec
+from hsinr.codecs.per_band import PerBandCodec
 
 MAX_RATIO = 4000.0
 

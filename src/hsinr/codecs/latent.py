@@ -3,13 +3,13 @@ rate-distortion codec; method and measurements in docs/METHODS.md, bytes in
 docs/FORMAT.md).
 
 Decoder: ``spectra = (q * W^-1(y)) @ B + m`` where ``y`` are k integer latent images in
-the CDF 9/7 wavelet domain (``_wavelet``), ``W^-1`` the wavelet synthesis, and the basis
+the CDF 9/7 wavelet domain (:mod:`hsinr.transforms.wavelet`), ``W^-1`` the wavelet synthesis, and the basis
 ``B`` (k x C) and mean ``m`` are stored as integers times one step per row (a row's
 first differences along the bands are what is coded). Non-zero latents decode at
 ``sign(y) (|y| - offset)``, the centroid offset stored in the header. Every integer is
 entropy coded with constriction's ANS coder under a zero-centred quantised Laplace: one
 scale per basis row; for the latents one scale per component and subband, shifted by a
-context offset (``_context``).
+context offset (:mod:`hsinr.entropy.context`).
 
 Encoder: the KLT gives the basis and, by wavelet analysis of the component images, the
 latents; these are rounded and improved by RDOQ passes (:func:`optimise_quantisation`),
@@ -35,7 +35,9 @@ from tqdm.auto import tqdm
 
 from hsinr import container
 from hsinr.codecs._compressing import CompressingCodec
-from hsinr.codecs._context import (
+from hsinr.codecs.header import CubeHeader
+from hsinr.cube import Cube
+from hsinr.entropy.context import (
     BUCKETS,
     Neighbours,
     bucket_of,
@@ -43,23 +45,21 @@ from hsinr.codecs._context import (
     fit_offsets,
     scale_table,
 )
-from hsinr.codecs._laplace import (
+from hsinr.entropy.laplace import (
     MAX_BOUND,
     LaplaceDecoder,
     encode_symbols,
     fit_scale_codes,
-    laplace_bits,
     min_cost,
     scale_code,
     scale_of,
 )
-from hsinr.codecs._layout import CubeHeader
-from hsinr.codecs._pca import component_counts, principal_basis
-from hsinr.codecs._rate import bisect
-from hsinr.codecs._wavelet import MAX_LEVELS, Wavelet2D
-from hsinr.cube import Cube
 from hsinr.errors import InputError
 from hsinr.limits import DEFAULT, ROW_STEP_OPERATIONS, Limits
+from hsinr.quantise.rdoq import centroid_offset, optimise_quantisation
+from hsinr.ratecontrol import bisect
+from hsinr.transforms.klt import component_counts, principal_basis
+from hsinr.transforms.wavelet import MAX_LEVELS, Wavelet2D
 
 CODEC_ID = 7
 _HEADER = struct.Struct("<BHfB")
@@ -136,7 +136,7 @@ def row_steps(codes: np.ndarray, header: LatentHeader) -> np.ndarray:
 @dataclass(frozen=True)
 class EntropyModel:
     """The latents' entropy model: a scale code per (component, subband) group, a context
-    offset per bucket (``_context``), and the resulting scale of every latent."""
+    offset per bucket (:mod:`hsinr.entropy.context`), and the resulting scale of every latent."""
 
     group_codes: np.ndarray  # uint8 (k * subbands,)
     offsets: np.ndarray  # int8 (BUCKETS,)
@@ -274,33 +274,6 @@ def decoded_scores(header: LatentHeader, wavelet: Wavelet2D, quantised: Quantise
     latents = np.sign(latents) * np.maximum(np.abs(latents) - header.offset, 0.0)
     images = wavelet.synthesis(latents) * header.step
     return images.reshape(header.components, -1).T
-
-
-def centroid_offset(symbols: np.ndarray, latents: np.ndarray) -> float:
-    """How far the non-zero symbols lie above the values they stand for, on average, in
-    steps (clipped to the 0-255/256 the header can hold)."""
-    nonzero = symbols != 0
-    if not nonzero.any():
-        return 0.0
-    excess = float(np.mean(np.abs(symbols[nonzero]) - np.abs(latents[nonzero])))
-    return float(np.clip(round(256 * excess), 0, 255)) / 256
-
-
-def optimise_quantisation(symbols, latents, scales, offset: float) -> np.ndarray:
-    """One pass of rate-distortion optimised quantisation: every non-zero symbol moves one
-    step toward zero where that lowers ``error + lambda * bits`` (errors in
-    squared steps, lambda = ln2 / 6 per bit: the codec's Lagrangian over q^2), with bits
-    under the given Laplace scales (the entropy model fitted to the current symbols)."""
-    magnitude, target = np.abs(symbols), np.abs(latents)
-    smaller = np.maximum(magnitude - 1, 0)
-
-    def decoded(m):
-        return np.where(m > 0, m - offset, 0.0)
-
-    error_change = (target - decoded(smaller)) ** 2 - (target - decoded(magnitude)) ** 2
-    bits_change = laplace_bits(smaller, scales) - laplace_bits(magnitude, scales)
-    better = (magnitude > 0) & (error_change + math.log(2) / 6 * bits_change < 0)
-    return np.where(better, np.sign(symbols) * smaller, symbols)
 
 
 class _Problem:

@@ -38,14 +38,14 @@ from tqdm.auto import tqdm
 from hsinr import container
 from hsinr.basenet import BaseNetwork, BaseNetworkError, resolve_base
 from hsinr.codecs._compressing import CompressingCodec
-from hsinr.codecs._laplace import MODEL, LaplaceGroups
-from hsinr.codecs._layout import CUBE_HEADER, CubeHeader
-from hsinr.codecs._uniform import dequantise, quantise, valid_quantiser
+from hsinr.codecs.header import CUBE_HEADER, CubeHeader
 from hsinr.cube import Cube
+from hsinr.entropy.groups import MODEL, LaplaceGroups
 from hsinr.errors import InputError
 from hsinr.limits import DEFAULT, Limits
 from hsinr.nn.fit import psnr_of_mse
 from hsinr.nn.meta import INNER_LR, fit_latents, patch_grid, render, tile_by_extent
+from hsinr.quantise.uniform import dequantise, quantise, valid_quantiser
 
 CODEC_ID = 6
 HASH_BYTES = 16

@@ -5,7 +5,7 @@ constriction's ANS coder with a quantised Laplace model whose scale is stored pe
 component and per frequency group (u + v, 15 groups) as a one-byte log2 code.
 
 Body: step q (float32), symbol bound R (uint32), k x 15 scale codes (uint8), then the ANS
-words (uint32). Rate control (see ``_pca_codec``) bisects -ln(q) for each k.
+words (uint32). Rate control (see :mod:`hsinr.codecs.pca`) bisects -ln(q) for each k.
 """
 
 from __future__ import annotations
@@ -14,35 +14,17 @@ import math
 import struct
 
 import numpy as np
-import scipy.fft
 
 from hsinr import container
-from hsinr.codecs._laplace import LaplaceDecoder, encode_symbols, min_cost, scale_code, scale_of
-from hsinr.codecs._pca_codec import PcaCodec
+from hsinr.codecs.pca import PcaCodec
+from hsinr.entropy.laplace import LaplaceDecoder, encode_symbols, min_cost, scale_code, scale_of
 from hsinr.limits import Limits
+from hsinr.transforms.dct import BLOCK, from_blocks, to_blocks
 
-BLOCK = 8
 GROUPS = 2 * BLOCK - 1  # frequency groups u + v = 0 .. 14
 _GROUP_OF = np.add.outer(np.arange(BLOCK), np.arange(BLOCK))
 _BODY = struct.Struct("<fI")
 MAX_SYMBOL = 2**22
-
-
-def to_blocks(images: np.ndarray) -> np.ndarray:
-    """(H, W, k) -> DCT coefficients (k, H/8, W/8, 8, 8), edges padded by replication."""
-    rows, cols, k = images.shape
-    padded = np.pad(images, ((0, -rows % BLOCK), (0, -cols % BLOCK), (0, 0)), mode="edge")
-    hb, wb = padded.shape[0] // BLOCK, padded.shape[1] // BLOCK
-    blocks = padded.transpose(2, 0, 1).reshape(k, hb, BLOCK, wb, BLOCK).transpose(0, 1, 3, 2, 4)
-    return scipy.fft.dctn(blocks, axes=(3, 4), norm="ortho")
-
-
-def from_blocks(coefficients: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """The inverse of :func:`to_blocks`, cropped to (rows, cols, k)."""
-    k, hb, wb = coefficients.shape[:3]
-    blocks = scipy.fft.idctn(coefficients, axes=(3, 4), norm="ortho")
-    images = blocks.transpose(0, 1, 3, 2, 4).reshape(k, hb * BLOCK, wb * BLOCK)
-    return images.transpose(1, 2, 0)[:rows, :cols]
 
 
 def _scale_codes(symbols: np.ndarray) -> np.ndarray:

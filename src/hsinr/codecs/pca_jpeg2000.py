@@ -4,7 +4,7 @@ component image coded as a 16-bit JPEG 2000 codestream (Pillow / OpenJPEG).
 All components share one scale to 16 bits (per-component offsets), and every component is
 coded to the same PSNR target against that common peak (OpenJPEG's
 ``quality_mode="dB"``): equal distortion in every component, the reverse water-filling
-allocation that minimises the total MSE for a rate. Rate control (see ``_pca_codec``)
+allocation that minimises the total MSE for a rate. Rate control (see :mod:`hsinr.codecs.pca`)
 bisects that shared target for each k.
 
 Body: common scale (float32), k offsets (float32), then k length-prefixed codestreams.
@@ -19,9 +19,9 @@ import numpy as np
 from PIL import Image
 
 from hsinr import container
-from hsinr.codecs._layout import join_parts, split_parts
-from hsinr.codecs._pca_codec import PcaCodec
-from hsinr.codecs._per_band import decode_image, finite_values
+from hsinr.codecs.header import finite_values
+from hsinr.codecs.parts import decode_image, join_parts, split_parts
+from hsinr.codecs.pca import PcaCodec
 from hsinr.limits import Limits
 
 _SCALE = struct.Struct("<f")

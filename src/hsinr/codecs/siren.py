@@ -29,8 +29,7 @@ from tqdm.auto import tqdm
 
 from hsinr import container
 from hsinr.codecs._compressing import CompressingCodec
-from hsinr.codecs._layout import checked_scale
-from hsinr.codecs._weights import body_size, decode_weights, encode_weights, group_count
+from hsinr.codecs.header import checked_scale
 from hsinr.cube import Cube, Normalisation
 from hsinr.errors import InputError
 from hsinr.limits import DEFAULT, Limits
@@ -39,6 +38,7 @@ from hsinr.nn.qat import quantisation_aware
 from hsinr.nn.search import Arch, Trial
 from hsinr.nn.search import search as search_architectures
 from hsinr.nn.siren import Siren, grid
+from hsinr.quantise.weights import body_size, decode_weights, encode_weights, group_count
 
 CODEC_ID = 1
 HEADER = struct.Struct("<HHHBBBBdd")

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from hsinr.codecs._wavelet import Wavelet2D
+from hsinr.transforms.wavelet import Wavelet2D
 
 
 @dataclass(frozen=True)

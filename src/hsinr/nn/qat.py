@@ -1,5 +1,5 @@
 """Quantisation-aware fine-tuning: the network is trained through the same uniform
-quantiser its weights will be stored with (:mod:`hsinr.codecs._uniform`), with the
+quantiser its weights will be stored with (:mod:`hsinr.quantise.uniform`), with the
 straight-through estimator (the rounding is skipped in the backward pass).
 
 Each quantised group is one weight matrix or bias vector (``per="tensor"``) or, for

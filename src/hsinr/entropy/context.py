@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hsinr.codecs._laplace import bits_by_code, group_statistics, scale_of
-from hsinr.codecs._wavelet import Wavelet2D
+from hsinr.entropy.laplace import bits_by_code, group_statistics, scale_of
+from hsinr.transforms.wavelet import Wavelet2D
 
 EDGES = np.array([0.02, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.2, 3.5, 6.0])
 BUCKETS = len(EDGES) + 1

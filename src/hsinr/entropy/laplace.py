@@ -23,9 +23,6 @@ the code stands for.
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass
-
 import constriction
 import numpy as np
 
@@ -55,95 +52,6 @@ SCALES.flags.writeable = False
 def scale_of(codes: np.ndarray) -> np.ndarray:
     """The scales the codes (integers 0-255) stand for: ``2 ** ((code - 128) / 8)``."""
     return SCALES[np.asarray(codes, dtype=np.int64)]
-
-
-MODEL = struct.Struct("<HB")  # one group's model: centre (symbol units), scale code
-SCALE_SEARCH = 16  # scale codes tried either side of the mean-deviation estimate (4x)
-
-
-def _cost(symbols: np.ndarray, centre: float, code: int, bits: int) -> float:
-    """Approximate bits to code ``symbols`` under constriction's quantised Laplace, whose
-    mass outside [0, 2**bits) is not given back to the symbols inside."""
-    scale = float(scale_of(np.array([code]))[0])
-
-    def cdf(x):
-        z = (x - centre) / scale
-        return np.where(z < 0, 0.5 * np.exp(np.minimum(z, 0)), 1 - 0.5 * np.exp(-np.maximum(z, 0)))
-
-    del bits  # the range does not renormalise the model
-    mass = cdf(symbols + 0.5) - cdf(symbols - 0.5)
-    return float(-np.log2(np.maximum(mass, 1e-12)).sum())
-
-
-@dataclass(frozen=True)
-class LaplaceGroups:
-    """One quantised Laplace per group of symbols in [0, 2**bits): its centre (the rounded
-    median) and the code of its scale (the mean absolute deviation from the centre).
-
-    >>> symbols = np.array([3, 4, 4, 5, 100, 101, 99, 100])
-    >>> groups = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    >>> models = LaplaceGroups.fit(symbols, groups, count=2, bits=8)
-    >>> words = models.encode(symbols, groups, bits=8)
-    >>> models.decode(words, groups, bits=8).tolist() == symbols.tolist()
-    True
-    """
-
-    centres: np.ndarray  # uint16 (count,)
-    codes: np.ndarray  # uint8 (count,)
-
-    @classmethod
-    def fit(cls, symbols: np.ndarray, groups: np.ndarray, count: int, bits: int) -> LaplaceGroups:
-        """Per group: the rounded median, and of the scales within 4x of the mean absolute
-        deviation, the one that codes the group's symbols in the fewest bits."""
-        centres = np.zeros(count, dtype=np.uint16)
-        codes = np.zeros(count, dtype=np.uint8)
-        for group in range(count):
-            members = symbols[groups == group]
-            if members.size:
-                centres[group] = np.rint(np.median(members))
-                spread = np.abs(members - float(centres[group])).mean()
-                start = int(scale_code(spread))
-                trials = np.arange(max(start - SCALE_SEARCH, 0), min(start + SCALE_SEARCH, 255) + 1)
-                costs = [_cost(members, float(centres[group]), code, bits) for code in trials]
-                codes[group] = trials[int(np.argmin(costs))]
-        return cls(centres, codes)
-
-    def pack(self) -> bytes:
-        return b"".join(MODEL.pack(int(c), int(s)) for c, s in zip(self.centres, self.codes,
-                                                                     strict=True))  # fmt: skip
-
-    @classmethod
-    def unpack(cls, data: bytes, count: int, bits: int) -> LaplaceGroups:
-        """The ``count`` models at the start of ``data`` (checked against ``bits``)."""
-        if len(data) < count * MODEL.size:
-            raise CorruptFileError("entropy models run past the end of the payload")
-        table = np.frombuffer(data[: count * MODEL.size], dtype=[("c", "<u2"), ("s", "u1")])
-        if np.any(table["c"] >= 2**bits):
-            raise CorruptFileError("an entropy model's centre lies outside the symbols")
-        return cls(table["c"].astype(np.uint16), table["s"].astype(np.uint8))
-
-    def _model_arrays(self, groups: np.ndarray):
-        groups = np.asarray(groups).reshape(-1)
-        return self.centres.astype(np.float64)[groups], scale_of(self.codes)[groups]
-
-    def encode(self, symbols: np.ndarray, groups: np.ndarray, bits: int) -> np.ndarray:
-        """The ANS words (uint32) of ``symbols``, each under its group's model."""
-        means, scales = self._model_arrays(groups)
-        return encode_symbols(symbols, scales, 0, 2**bits - 1, means)
-
-    def decode(self, words: np.ndarray, groups: np.ndarray, bits: int) -> np.ndarray:
-        """The symbols of :meth:`encode`, given the same group of each symbol; refused as
-        corrupt when the words cannot hold them (see :class:`LaplaceDecoder`)."""
-        groups = np.asarray(groups).reshape(-1)
-        decoder = LaplaceDecoder(words, 0, 2**bits - 1)
-        counts = np.bincount(groups, minlength=len(self.codes))
-        centres, scales = self.centres.astype(np.float64), scale_of(self.codes)
-        cheapest = min_cost(scales, 0, 2**bits - 1, centres)
-        decoder.require(float(counts @ cheapest), f"{groups.size:,} symbols")
-        means, scales = self._model_arrays(groups)
-        symbols = decoder.decode(scales, means)
-        decoder.finish()
-        return symbols
 
 
 MAX_BOUND = 2**22  # largest |symbol| the zero-centred coder takes (support < 2^24)
@@ -211,7 +119,7 @@ SLACK_BITS = 64  # bits a decoder may read beyond the information it decoded (AN
 DECODE_CHUNK = 2**18  # symbols decoded (and checked) per call into constriction
 
 
-def _cdf(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def cdf(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """The CDF of a zero-mean Laplace of ``scale`` at ``x`` (no overflow for any x)."""
     z = x / scale
     return np.where(z < 0, 0.5 * np.exp(np.minimum(z, 0)), 1 - 0.5 * np.exp(-np.maximum(z, 0)))
@@ -223,8 +131,8 @@ def _mass(symbols, scales, low: int, high: int, means=None) -> np.ndarray:
     symbols = np.asarray(symbols, dtype=np.float64)
     centred = symbols if means is None else symbols - np.asarray(means, dtype=np.float64)
     scales = np.asarray(scales, dtype=np.float64)
-    upper = np.where(symbols >= high, 1.0, _cdf(centred + 0.5, scales))
-    lower = np.where(symbols <= low, 0.0, _cdf(centred - 0.5, scales))
+    upper = np.where(symbols >= high, 1.0, cdf(centred + 0.5, scales))
+    lower = np.where(symbols <= low, 0.0, cdf(centred - 0.5, scales))
     return upper - lower
 
 

@@ -20,7 +20,6 @@ from hsinr.errors import InputError
 from hsinr.limits import DEFAULT, Limits
 
 CUBE_HEADER = struct.Struct("<IIHBdd")
-_LENGTH = struct.Struct("<I")
 RESTORE_CHUNK = 2**22  # values mapped back to original units at once
 
 
@@ -95,26 +94,9 @@ def checked_scale(low: float, high: float, dtype: np.dtype) -> Normalisation:
     return Normalisation(low, high)
 
 
-def join_parts(parts: list[bytes]) -> bytes:
-    """Concatenate byte strings, each preceded by its length."""
-    return b"".join(_LENGTH.pack(len(part)) + part for part in parts)
-
-
-def split_parts(data: bytes, count: int) -> list[bytes]:
-    """The ``count`` parts of :func:`join_parts`; the lengths must add up exactly."""
-    parts, offset = [], 0
-    for _ in range(count):
-        if offset + _LENGTH.size > len(data):
-            raise container.CorruptFileError("payload ends before its last part")
-        (length,) = _LENGTH.unpack_from(data, offset)
-        offset += _LENGTH.size
-        if offset + length > len(data):
-            raise container.CorruptFileError("a part runs past the end of the payload")
-        parts.append(bytes(data[offset : offset + length]))
-        offset += length
-    if offset != len(data):
-        raise container.CorruptFileError("payload has bytes after its last part")
-    return parts
-
-
-PARTS_OVERHEAD = _LENGTH.size  # bytes each part costs besides itself
+def finite_values(values: np.ndarray, what: str) -> np.ndarray:
+    """``values`` as float64, refused as corrupt if any is NaN or infinite (checked before
+    the conversion: a signalling NaN would make numpy warn)."""
+    if not np.all(np.isfinite(values)):
+        raise container.CorruptFileError(f"{what} holds NaN or infinite values")
+    return np.asarray(values, dtype=np.float64)

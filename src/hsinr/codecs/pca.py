@@ -5,7 +5,7 @@ Rate control: for each candidate k, bisection on the subclass's setting to fit t
 the (k, setting) with the highest PSNR within the budget wins (when no k fits, the smallest
 file found is written and its true rate reported).
 
-Codec header: the cube header (see ``_layout``) then k as uint16.
+Codec header: the cube header (see :mod:`hsinr.codecs.header`) then k as uint16.
 Payload: the fp16 mean and basis (``C + C k`` values), then the subclass's body.
 """
 
@@ -16,12 +16,12 @@ import struct
 import numpy as np
 
 from hsinr import container
-from hsinr.codecs._layout import CubeHeader
-from hsinr.codecs._pca import Basis, component_counts, principal_basis, truncated
-from hsinr.codecs._rate import Found, bisect
+from hsinr.codecs.header import CubeHeader
 from hsinr.cube import Cube
 from hsinr.errors import InputError
 from hsinr.limits import DEFAULT, Limits
+from hsinr.ratecontrol import Found, bisect
+from hsinr.transforms.klt import Basis, component_counts, principal_basis, truncated
 
 _K = struct.Struct("<H")
 

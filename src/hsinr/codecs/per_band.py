@@ -11,81 +11,16 @@ Payload: the per-band (min, max) float32 pairs, then one codestream per band
 
 from __future__ import annotations
 
-import io
-import threading
-import warnings
-from contextlib import contextmanager
-
 import numpy as np
-from PIL import Image
 
 from hsinr import container
-from hsinr.codecs._layout import PARTS_OVERHEAD, CubeHeader, join_parts, split_parts
-from hsinr.codecs._rate import bisect
+from hsinr.codecs.header import CubeHeader, finite_values
+from hsinr.codecs.parts import PARTS_OVERHEAD, decode_image, join_parts, split_parts
 from hsinr.cube import Cube
 from hsinr.limits import DEFAULT, Limits
+from hsinr.ratecontrol import bisect
 
 _SCALES = np.dtype("<f4")
-# Pillow's names of the image formats parts may hold, and the mode each must open as
-PART_MODES = {("JPEG", np.dtype(np.uint8)): "L", ("JPEG2000", np.dtype(np.uint16)): "I;16"}
-_PILLOW_LIMIT = threading.Lock()
-
-
-@contextmanager
-def _pixel_limit(pixels: int):
-    """Pillow's decompression-bomb limit set to the part's expected size while it is
-    opened (Pillow refuses parts claiming over twice as many pixels before decoding)."""
-    with _PILLOW_LIMIT, warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max(pixels, 1)
-        try:
-            yield
-        finally:
-            Image.MAX_IMAGE_PIXELS = saved
-
-
-def decode_image(data: bytes, shape: tuple[int, int], image_format: str,
-                 dtype: np.dtype, *, check_only: bool = False) -> np.ndarray | None:  # fmt: skip
-    """A part's image, checked before its pixels are decoded: it must be one
-    ``image_format`` codestream (Pillow's name, no other parser is tried), of the one
-    grey mode that ``dtype`` gives, ``shape`` (rows, cols) in size, and for JPEG
-    sequential (a progressive JPEG can take many scans). ``check_only`` stops there."""
-    mode = PART_MODES[image_format, np.dtype(dtype)]
-    rows, cols = shape
-    try:
-        with _pixel_limit(rows * cols), Image.open(io.BytesIO(data),
-                                                   formats=[image_format]) as image:  # fmt: skip
-            found = f"{image.format} {image.mode} {image.size[1]} x {image.size[0]}"
-            if (image.format, image.mode, image.size) != (image_format, mode, (cols, rows)):
-                raise container.CorruptFileError(
-                    f"a part is {found}, expected {image_format} {mode} {rows} x {cols}"
-                )
-            if image.info.get("progressive"):
-                raise container.CorruptFileError("a JPEG part is progressive, expected sequential")
-            if check_only:
-                return None
-            array = np.asarray(image)
-    except container.CorruptFileError:
-        raise
-    except (Image.DecompressionBombError, OSError, ValueError, SyntaxError, EOFError,
-            IndexError, TypeError, ZeroDivisionError) as exc:  # fmt: skip
-        raise container.CorruptFileError(f"a {image_format} part cannot be decoded: {exc}") from exc
-    if array.shape != (rows, cols) or array.dtype != dtype:
-        raise container.CorruptFileError(
-            f"a {image_format} part decodes to {array.dtype} {array.shape}, "
-            f"expected {dtype} {shape}"
-        )
-    return array
-
-
-def finite_values(values: np.ndarray, what: str) -> np.ndarray:
-    """``values`` as float64, refused as corrupt if any is NaN or infinite (checked before
-    the conversion: a signalling NaN would make numpy warn)."""
-    if not np.all(np.isfinite(values)):
-        raise container.CorruptFileError(f"{what} holds NaN or infinite values")
-    return np.asarray(values, dtype=np.float64)
-
-
 class PerBandCodec:
     """Base of the per-band image codecs; subclasses set the image type and the setting."""
 

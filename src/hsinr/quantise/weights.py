@@ -3,8 +3,8 @@
 The tensors are taken in file order; each is one group (``per="tensor"``) or, for a
 weight matrix with ``per="channel"``, one group per output row (biases stay one group).
 Each group is quantised uniformly to ``bits`` bits over its own range
-(:mod:`hsinr.codecs._uniform`) and its symbols are coded under its own quantised Laplace
-(:class:`hsinr.codecs._laplace.LaplaceGroups`). Body layout, G groups, W words:
+(:mod:`hsinr.quantise.uniform`) and its symbols are coded under its own quantised Laplace
+(:class:`hsinr.entropy.groups.LaplaceGroups`). Body layout, G groups, W words:
 
     G x (low float32, step float32)   the quantisers
     G x (centre uint16, scale uint8)   the Laplace models
@@ -27,9 +27,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hsinr.codecs._laplace import MODEL, LaplaceGroups
-from hsinr.codecs._uniform import dequantise, quantise, valid_quantiser
 from hsinr.container import CorruptFileError
+from hsinr.entropy.groups import MODEL, LaplaceGroups
+from hsinr.quantise.uniform import dequantise, quantise, valid_quantiser
 
 QUANTISER = struct.Struct("<ff")
 GROUP_BYTES = QUANTISER.size + MODEL.size  # side information per group
