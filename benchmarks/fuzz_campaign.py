@@ -85,11 +85,7 @@ def build_seeds(folder: Path) -> dict[str, dict[str, Path]]:
     crop = Cube(np.ascontiguousarray(sample.data[:16, :13, ::12]), name="seed")
     for codec, variants in FRESH_OPTIONS.items():
         for index, options in enumerate(variants):
-            options = dict(options)
-            bpppb = options.pop("bpppb")
-            if codec in ("siren", "meta", "latent"):
-                options["progress"] = False
-            data = codecs.get(codec).encode(crop, bpppb=bpppb, **options)
+            data = codecs.encode(codec, crop, options, codecs.Run(progress=False)).data
             path = folder / f"{codec}-{index}.hsinr"
             path.write_bytes(data)
             seeds[f"codec-{codec}"][f"fresh-{index}"] = path
@@ -122,6 +118,7 @@ def _run_case(kind: str, seed: Path, case_name: str, case: int, scratch: Path) -
     from hsinr.fuzzing import (
         FUZZ_LIMITS,
         case_rng,
+        fuzz_run,
         mutate_base,
         mutate_compressed,
         mutate_cube_file,
@@ -132,8 +129,8 @@ def _run_case(kind: str, seed: Path, case_name: str, case: int, scratch: Path) -
         data = mutate_compressed(seed.read_bytes(), rng)
 
         def work() -> None:
-            codecs.for_file(data).describe(data, FUZZ_LIMITS)
-            codecs.decode(data, limits=FUZZ_LIMITS)
+            codecs.for_file(data).describe(data, fuzz_run())
+            codecs.decode(data, run=fuzz_run())
 
         return _reasoned(work)
     shutil.rmtree(scratch, ignore_errors=True)
@@ -150,8 +147,8 @@ def _run_case(kind: str, seed: Path, case_name: str, case: int, scratch: Path) -
 
     def use() -> None:
         net = basenet.load_base(path)
-        data = MetaCodec().encode(cube, bpppb=None, base=net, progress=False)
-        MetaCodec().decode(data, base=net, limits=FUZZ_LIMITS)
+        data = MetaCodec().encode(cube, None, fuzz_run(net)).data
+        MetaCodec().decode(data, run=fuzz_run(net))
 
     return _reasoned(use)
 

@@ -36,15 +36,26 @@ def test_a_tiny_run_writes_every_output_and_resumes(tmp_path, capsys):
 def test_a_failing_job_is_recorded_and_the_rest_go_on(tmp_path):
     rows = bench.run(
         ["pavia_university"], ["jpeg", "pca-dct"], [0.5], tmp_path,
-        options={"jpeg": {"quality": 5}}, progress=False,
+        options={"pca-dct": {"components": 500}}, progress=False,  # the crop has 103 bands
     )  # fmt: skip
     by_codec = {row["codec"]: row for row in rows}
-    assert "takes no option quality" in by_codec["jpeg"]["error"]
-    assert by_codec["pca-dct"]["error"] == "" and by_codec["pca-dct"]["psnr"] > 30
-    # a later run retries only the failed job, and keeps the record of it
+    assert "--components must be at most the cube's 103 bands" in by_codec["pca-dct"]["error"]
+    assert by_codec["jpeg"]["error"] == ""
+    assert by_codec["jpeg"]["within_budget"] is False  # its per-band floor is over 0.5 here
+    # a later run without the option runs only what is new, and keeps the failed record
     again = bench.run(["pavia_university"], ["jpeg", "pca-dct"], [0.5], tmp_path, progress=False)
     assert {row["codec"]: row["error"] for row in again} == {"jpeg": "", "pca-dct": ""}
     assert len(bench.read_log(tmp_path)) == 3
+
+
+def test_an_unknown_option_or_value_stops_the_run_before_any_job(tmp_path):
+    with pytest.raises(InputError, match="codec jpeg takes no option quality"):
+        bench.run(["pavia_university"], ["jpeg"], [0.5], tmp_path,
+                  options={"jpeg": {"quality": 5}}, progress=False)  # fmt: skip
+    with pytest.raises(InputError, match="--iters expects an integer"):
+        bench.run(["pavia_university"], ["latent:iterations=lots"], [0.5], tmp_path,
+                  progress=False)  # fmt: skip
+    assert not (tmp_path / "results.jsonl").exists()
 
 
 def test_a_torn_last_line_is_skipped(tmp_path):

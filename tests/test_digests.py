@@ -61,9 +61,7 @@ def encode(name: str) -> bytes:
     from hsinr import codecs
 
     codec, options = JOBS[name]
-    options = dict(options)
-    bpppb = options.pop("bpppb")
-    return codecs.encode(codecs.get(codec), sample_crop(), bpppb=bpppb, progress=False, **options)
+    return codecs.encode(codec, sample_crop(), options, codecs.Run(progress=False)).data
 
 
 def digests() -> dict[str, str]:

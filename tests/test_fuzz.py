@@ -21,6 +21,7 @@ from hsinr.fuzzing import (
     FUZZ_LIMITS,
     attempt,
     case_rng,
+    fuzz_run,
     mutate_base,
     mutate_compressed,
     mutate_cube_file,
@@ -48,8 +49,8 @@ FORMATS = {  # seed file name -> save options
 @given(case=CASES)
 def test_mutated_compressed_files_decode_or_are_refused(seed, case):
     data = mutate_compressed((V1 / f"{seed}.hsinr").read_bytes(), case_rng("file", seed, case))
-    attempt(lambda: codecs.decode(data, limits=FUZZ_LIMITS))
-    attempt(lambda: codecs.for_file(data).describe(data, FUZZ_LIMITS))
+    attempt(lambda: codecs.decode(data, run=fuzz_run()))
+    attempt(lambda: codecs.for_file(data).describe(data, fuzz_run()))
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,7 @@ def test_mutated_base_networks_load_and_code_or_are_refused(case, tiny_base, tmp
 
     def use() -> None:
         net = basenet.load_base(path)
-        data = MetaCodec().encode(cube, bpppb=None, base=net, progress=False)
-        MetaCodec().decode(data, base=net, limits=FUZZ_LIMITS)
+        data = MetaCodec().encode(cube, None, fuzz_run(net)).data
+        MetaCodec().decode(data, run=fuzz_run(net))
 
     attempt(use)

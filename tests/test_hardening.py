@@ -24,6 +24,7 @@ from PIL import Image
 
 from hsinr import codecs, container, io
 from hsinr.cli import main
+from hsinr.codecs import Run
 from hsinr.codecs.header import CUBE_HEADER
 from hsinr.codecs.parts import join_parts, split_parts
 from hsinr.errors import HsinrError, InputError
@@ -349,12 +350,12 @@ def _with_shape(data: bytes, rows: int, cols: int, bands: int | None = None, off
 def test_a_tiny_meta_file_claiming_millions_of_rows_is_bounded_by_the_limits():
     crafted = _with_shape(v1("meta"), 4_194_305, 1, offset=16)
     with pytest.raises(LimitError, match="4194305 x 1 x 18"):
-        codecs.decode(crafted, limits=Limits(max_values=2**22))
+        codecs.decode(crafted, run=Run(limits=Limits(max_values=2**22)))
 
 
 def test_meta_evaluates_only_pixels_inside_the_image(monkeypatch):
     """A tall, thin image does not pay for the whole patch grid (32x, once)."""
-    from hsinr.codecs import meta
+    from hsinr.nn import meta
 
     rendered = []
     original = meta.render
@@ -389,7 +390,7 @@ def test_a_latent_file_claiming_a_huge_image_is_refused_before_allocating():
     header[CUBE_HEADER.size] = 0  # no wavelet levels: one 2,000,000-row subband
     narrow = repack(narrow, header=bytes(header))
     with pytest.raises(LimitError, match="row steps"):
-        codecs.decode(narrow, limits=Limits(max_values=2**26))
+        codecs.decode(narrow, run=Run(limits=Limits(max_values=2**26)))
 
 
 def test_pca_dct_claiming_a_million_rows_does_not_block_in_the_entropy_decoder():
@@ -515,7 +516,7 @@ def test_torch_allocation_failures_are_the_one_line_memory_error(monkeypatch, ca
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't "
                            "allocate memory: you tried to allocate 123456789 bytes.")  # fmt: skip
 
-    monkeypatch.setattr(LatentCodec, "compress", fail)
+    monkeypatch.setattr(LatentCodec, "_encode", fail)
     err = one_line_error(capsys, "compress", "scene:sample", "/tmp/never.hsinr", "--codec",
                          "latent", "--bpppb", "0.1")  # fmt: skip
     assert "not enough memory" in err

@@ -9,12 +9,13 @@ import pytest
 
 from hsinr import codecs, container, metrics
 from hsinr.cli import main
-from hsinr.codecs import latent
+from hsinr.codecs import BudgetWarning, Run, latent
 from hsinr.cube import Cube
 from hsinr.entropy.context import BUCKETS, Neighbours
 from hsinr.entropy.laplace import LaplaceDecoder, encode_symbols, fit_scale_codes, scale_of
 from hsinr.transforms.wavelet import Wavelet2D, default_levels
 
+QUIET = Run(progress=False)
 CONTAINER_BYTES = 20  # magic, version, codec id, lengths, CRC (docs/FORMAT.md)
 
 
@@ -56,7 +57,7 @@ def test_zero_centred_entropy_coding_is_bit_exact():
 
 def test_round_trip_within_budget_and_size_equals_the_header_arithmetic(crop):
     codec = codecs.get("latent")
-    encoding = codec.compress(crop, bpppb=0.2, iterations=0, progress=False)
+    encoding = codec.encode(crop, {"bpppb": 0.2}, QUIET)
     data = encoding.data
     assert 0.95 * 0.2 <= metrics.bpppb(len(data), crop.shape) <= 0.2
     header, wavelet, _ = latent.unpack(data)
@@ -82,16 +83,15 @@ def test_stored_integers_survive_entropy_coding_exactly(crop):
 
 
 def test_decoding_is_deterministic(crop):
-    data = codecs.get("latent").encode(crop, bpppb=0.1, iterations=20, progress=False)
+    data = codecs.encode("latent", crop, {"bpppb": 0.1, "iterations": 20}, QUIET).data
     first, second = codecs.decode(data), codecs.decode(data)
     assert np.array_equal(first.data, second.data)
 
 
 def test_training_is_deterministic_and_keeps_to_the_budget(crop):
     codec = codecs.get("latent")
-    runs = [
-        codec.compress(crop, bpppb=0.1, iterations=30, seed=3, progress=False) for _ in range(2)
-    ]
+    run = Run(seed=3, progress=False)
+    runs = [codec.encode(crop, {"bpppb": 0.1, "iterations": 30}, run) for _ in range(2)]
     assert runs[0].data == runs[1].data
     assert metrics.bpppb(len(runs[0].data), crop.shape) <= 0.1
 
@@ -156,14 +156,15 @@ def test_rate_distortion_optimised_quantisation_lowers_the_lagrangian(crop):
 
 
 def test_an_unreachable_budget_writes_the_smallest_file(crop):
-    encoding = codecs.get("latent").compress(crop, bpppb=1e-4, iterations=0, progress=False)
-    assert metrics.bpppb(len(encoding.data), crop.shape) > 1e-4
-    assert encoding.components == 1
+    with pytest.warns(BudgetWarning):
+        encoding = codecs.encode("latent", crop, {"bpppb": 1e-4}, QUIET)
+    assert encoding.bpppb > 1e-4 and not encoding.within_budget
+    assert encoding.details["components"] == 1
     assert codecs.decode(encoding.data).shape == crop.shape
 
 
 def test_corrupt_latent_files_are_refused(crop):
-    data = codecs.get("latent").encode(crop, bpppb=0.1, iterations=0, progress=False)
+    data = codecs.encode("latent", crop, {"bpppb": 0.1}, QUIET).data
     flipped = bytearray(data)
     flipped[len(data) // 2] ^= 0x04
     with pytest.raises(container.CorruptFileError):
@@ -189,12 +190,14 @@ def test_bad_options_are_refused(crop):
     from hsinr.errors import InputError
 
     codec = codecs.get("latent")
-    with pytest.raises(InputError, match="rdoq"):
-        codec.encode(crop, bpppb=0.1, rdoq=-1)
-    with pytest.raises(InputError, match="components"):
-        codec.encode(crop, bpppb=0.1, components=0)
-    with pytest.raises(InputError, match="budget"):
+    with pytest.raises(InputError, match="--rdoq must be at least 0, not -1"):
+        codec.encode(crop, {"bpppb": 0.1, "rdoq": -1})
+    with pytest.raises(InputError, match="--components must be at least 1"):
+        codec.encode(crop, {"bpppb": 0.1, "components": 0})
+    with pytest.raises(InputError, match="needs a budget"):
         codec.encode(crop)
+    with pytest.raises(InputError, match="takes no option precision"):
+        codec.encode(crop, {"bpppb": 0.1, "precision": 16})
 
 
 def test_cli_compresses_and_decompresses_with_the_latent_codec(crop, tmp_path, capsys):

@@ -9,6 +9,7 @@ import torch
 
 from hsinr import basenet, codecs, container, datasets, metrics
 from hsinr.cli import main
+from hsinr.codecs import BudgetWarning, Run
 from hsinr.codecs import meta as meta_codec
 from hsinr.codecs.header import CubeHeader
 from hsinr.cube import Cube, Normalisation
@@ -25,6 +26,16 @@ from hsinr.nn.meta import (
     untile_patches,
 )  # fmt: skip
 from hsinr.nn.modulated import ModulatedConfig, ModulatedSiren
+
+
+def encode(cube: Cube, base, **options):
+    """The meta codec's encoding of ``cube`` on ``base`` (None: the shipped base)."""
+    return codecs.get("meta").encode(cube, options, Run(base=base, progress=False))
+
+
+def decode(data: bytes, base) -> Cube:
+    return codecs.decode(data, run=Run(base=base))
+
 
 TINY = ModulatedConfig(hidden_layers=2, width=16, bands=198, latent_dim=8, patch=8)
 FAST = MetaTraining(steps=40, batch=4, inner_steps=2, inner_lr=5.0, outer_lr=1e-3)
@@ -190,33 +201,35 @@ def test_resuming_with_other_settings_is_refused(tmp_path, capsys):
 
 def test_round_trip_size_arithmetic_and_quality(trained_base, sample_crop):
     codec = codecs.get("meta")
-    encoding = codec.compress(sample_crop, bits=8, base=trained_base, progress=False)
+    encoding = encode(sample_crop, trained_base, bits=8)
     header, _ = codec.read_header(encoding.data)
     assert len(encoding.data) == meta_codec.file_size(header)
     models = 1 if header.model == meta_codec.SHARED else header.latent_dim
     assert len(encoding.data) == 20 + 61 + 3 * models + 4 * header.words  # docs/FORMAT.md
     assert header.n_patches == 3 * 4 and header.bits == 8
-    decoded = codecs.decode(encoding.data, base=trained_base.path)
+    decoded = decode(encoding.data, trained_base.path)
     assert decoded.shape == sample_crop.shape and decoded.dtype == sample_crop.dtype
     psnr = metrics.psnr(sample_crop, decoded)
-    unfitted = codec.compress(sample_crop, bits=8, steps=0, base=trained_base, progress=False)
-    assert psnr > 14.0 and encoding.fitted_psnr > unfitted.fitted_psnr + 0.5
-    assert psnr == pytest.approx(encoding.fitted_psnr, abs=0.5)  # 8 bits lose little
-    again = codecs.decode(encoding.data, base=trained_base)
+    unfitted = encode(sample_crop, trained_base, bits=8, steps=0)
+    fitted = encoding.details["fitted_psnr"]
+    assert psnr > 14.0 and fitted > unfitted.details["fitted_psnr"] + 0.5
+    assert psnr == pytest.approx(fitted, abs=0.5)  # 8 bits lose little
+    again = decode(encoding.data, trained_base)
     np.testing.assert_array_equal(again.data, decoded.data)
 
 
 def test_bits_auto_takes_the_most_bits_within_the_budget(trained_base, sample_crop):
     codec = codecs.get("meta")
     sizes = {
-        bits: len(codec.encode(sample_crop, bits=bits, base=trained_base, progress=False))
+        bits: len(encode(sample_crop, trained_base, bits=bits).data)
         for bits in (4, 5, 6)
     }
     budget = 8 * sizes[5] / np.prod(sample_crop.shape)
-    data = codec.encode(sample_crop, bpppb=budget, base=trained_base, progress=False)
+    data = encode(sample_crop, trained_base, bpppb=budget).data
     assert codec.describe(data)["bits"] == 5 and len(data) == sizes[5]
-    tiny = codec.encode(sample_crop, bpppb=1e-6, base=trained_base, progress=False)
-    assert codec.describe(tiny)["bits"] == 2  # nothing fits: the smallest file, true rate
+    with pytest.warns(BudgetWarning):
+        tiny = encode(sample_crop, trained_base, bpppb=1e-6)
+    assert codec.describe(tiny.data)["bits"] == 2 and not tiny.within_budget
 
 
 def test_quantisation_error_is_within_half_a_step():
@@ -240,35 +253,35 @@ def test_entropy_coding_is_bit_exact(kind):
 
 
 def test_a_different_or_missing_base_is_refused(trained_base, sample_crop, tmp_path):
-    data = codecs.get("meta").encode(sample_crop, bits=6, base=trained_base, progress=False)
+    data = encode(sample_crop, trained_base, bits=6).data
     other = basenet.save_base(tiny_model(seed=5), TINY, tmp_path / "other.hsbase", {})
     with pytest.raises(basenet.BaseNetworkError, match=f"base network {trained_base.name}"):
-        codecs.decode(data, base=other.path)
+        decode(data, other.path)
     with pytest.raises(basenet.BaseNetworkError, match="could not be loaded"):
-        codecs.decode(data, base=tmp_path / "nowhere.hsbase")
+        decode(data, tmp_path / "nowhere.hsbase")
 
 
 def test_corrupt_meta_files_are_refused(trained_base, sample_crop):
-    data = codecs.get("meta").encode(sample_crop, bits=6, base=trained_base, progress=False)
+    data = encode(sample_crop, trained_base, bits=6).data
     flipped = bytearray(data)
     flipped[len(data) // 2] ^= 0x10
     with pytest.raises(container.CorruptFileError):
-        codecs.decode(bytes(flipped), base=trained_base)
+        decode(bytes(flipped), trained_base)
     with pytest.raises(container.CorruptFileError):
-        codecs.decode(data[:-7], base=trained_base)
+        decode(data[:-7], trained_base)
     frame = container.unpack(data)
     bad_bits = bytearray(frame.header)
     bad_bits[meta_codec.HASH_BYTES + 27 + 4] = 0  # bits = 0, with a valid CRC
     with pytest.raises(container.CorruptFileError, match="bits"):
-        codecs.decode(container.pack(6, bytes(bad_bits), frame.payload), base=trained_base)
+        decode(container.pack(6, bytes(bad_bits), frame.payload), trained_base)
     with pytest.raises(container.CorruptFileError, match="payload"):
-        codecs.decode(container.pack(6, frame.header, frame.payload[:-4]), base=trained_base)
+        decode(container.pack(6, frame.header, frame.payload[:-4]), trained_base)
 
 
 def test_a_cube_with_more_bands_than_the_base_is_refused(trained_base):
     cube = Cube(np.zeros((8, 8, 250), np.uint16))
     with pytest.raises(InputError, match="198 outputs"):
-        codecs.get("meta").encode(cube, bits=4, base=trained_base, progress=False)
+        encode(cube, trained_base, bits=4)
 
 
 def test_cli_compress_and_decompress_with_a_base(trained_base, tmp_path, capsys):
@@ -282,9 +295,12 @@ def test_cli_compress_and_decompress_with_a_base(trained_base, tmp_path, capsys)
     other = basenet.save_base(tiny_model(seed=7), TINY, tmp_path / "other.hsbase", {})
     assert main(["decompress", str(out), str(tmp_path / "e.npz"), "--base", str(other.path)]) == 1
     assert "pass the right one with --base" in capsys.readouterr().err
-    assert main(["compress", "scene:sample", str(tmp_path / "x.hsinr"), "--codec", "meta",
-                 "--arch", "3x8", "--base", str(trained_base.path)]) == 1  # fmt: skip
-    assert "takes no option arch" in capsys.readouterr().err
+    for flags, message in [(["--bits", "1"], "argument --bits: must be auto or 2-16, not 1"),
+                           (["--arch", "3x8"], "unrecognized arguments: --arch")]:  # fmt: skip
+        with pytest.raises(SystemExit) as exit_status:  # usage errors: argparse's status 2
+            main(["compress", "scene:sample", str(tmp_path / "x.hsinr"), "--codec", "meta",
+                  *flags])  # fmt: skip
+        assert exit_status.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_an_outlier_step_is_not_applied_but_ordinary_ones_are():
@@ -300,7 +316,7 @@ def test_the_shipped_base_network_works_out_of_the_box():
     assert net.path == basenet.shipped_base_path() and net.config.bands == 200
     assert net.training["command"].startswith("hsinr meta-train --scenes")
     cube = datasets.sample()
-    data = codecs.get("meta").encode(cube, bits=8, progress=False)
+    data = encode(cube, None, bits=8).data
     assert codecs.get("meta").describe(data)["base"] == net.name
     decoded = codecs.decode(data)  # no base named: the shipped one
     assert metrics.psnr(cube, decoded) > 18.0

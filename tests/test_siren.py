@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from hsinr import Cube, InputError, codecs, container, metrics
+from hsinr.codecs import Run, Window
 from hsinr.codecs.siren import HEADER, SirenCodec
-from hsinr.nn import Arch, Siren, fit, grid, siren_param_count
+from hsinr.nn import Arch, Siren, grid, siren_param_count
+from hsinr.nn.fit import fit
 
 CODEC = SirenCodec()
 
@@ -22,9 +24,16 @@ def crop(request) -> Cube:
     return Cube(np.ascontiguousarray(jasper.data[40:56, 50:62, ::8][:, :, :24]), name="crop")
 
 
+QUIET = Run(progress=False)
+
+
+def encode(cube: Cube, **options) -> bytes:
+    return CODEC.encode(cube, options, QUIET).data
+
+
 @pytest.fixture(scope="module")
 def encoded(crop) -> bytes:
-    return CODEC.encode(crop, arch=(3, 16), iterations=400, lr=1e-3, progress=False)
+    return encode(crop, arch=(3, 16), iterations=400, lr=1e-3)
 
 
 @pytest.mark.parametrize(("layers", "width", "bands"), [(1, 4, 3), (3, 16, 24), (10, 20, 198)])
@@ -129,7 +138,7 @@ def test_round_trip_shape_dtype_size_and_quality(crop, encoded):
 
 def test_fp16_halves_the_weights(crop):
     sizes = {
-        bits: len(CODEC.encode(crop, arch="2x8", precision=bits, iterations=5, progress=False))
+        bits: len(encode(crop, arch="2x8", precision=bits, iterations=5))
         for bits in (16, 32)
     }
     overhead = container.OVERHEAD + HEADER.size
@@ -138,43 +147,48 @@ def test_fp16_halves_the_weights(crop):
 
 
 def test_budget_is_respected_and_seed_repeats(crop):
-    first = CODEC.encode(crop, bpppb=2.0, iterations=30, progress=False)
-    again = CODEC.encode(crop, bpppb=2.0, iterations=30, progress=False)
+    first = encode(crop, bpppb=2.0, iterations=30)
+    again = encode(crop, bpppb=2.0, iterations=30)
     assert first == again
     assert metrics.bpppb(len(first), crop.shape) <= 2.0
-    other_seed = CODEC.encode(crop, bpppb=2.0, iterations=30, seed=1, progress=False)
+    other_seed = CODEC.encode(crop, {"bpppb": 2.0, "iterations": 30}, Run(seed=1, progress=False))
+    other_seed = other_seed.data
     assert other_seed != first
 
 
 def test_search_table_covers_candidates_within_budget(crop):
-    result = CODEC.compress(
-        crop, bpppb=3.0, search=True, search_iterations=20, iterations=20, progress=False
-    )
-    assert len(result.trials) == len(CODEC.candidates(crop.shape, 3.0, 32)) > 1
-    assert all(trial.bpppb <= 3.0 for trial in result.trials)
-    assert result.arch == max(result.trials, key=lambda t: t.psnr).arch
-    assert metrics.bpppb(len(result.data), crop.shape) <= 3.0
+    result = CODEC.encode(crop, {"bpppb": 3.0, "search": True, "search_iterations": 20,
+                                 "iterations": 20}, QUIET)  # fmt: skip
+    trials = result.details["trials"]
+    assert len(trials) == len(CODEC.candidates(crop.shape, 3.0, 32)) > 1
+    assert all(trial["bpppb"] <= 3.0 for trial in trials)
+    assert result.details["arch"] == max(trials, key=lambda t: t["psnr"])["arch"]
+    assert result.bpppb <= 3.0 and result.within_budget
 
 
 def test_a_budget_below_the_smallest_network_names_the_minimum(crop):
     minimum = CODEC.min_bpppb(crop.shape, 32)
     with pytest.raises(InputError, match=rf"the minimum is {minimum:.4g} bpppb"):
-        CODEC.encode(crop, bpppb=minimum * 0.9, progress=False)
+        encode(crop, bpppb=minimum * 0.9)
     with pytest.raises(InputError, match="over the budget"):
-        CODEC.encode(crop, bpppb=0.1, arch="8x64", progress=False)
+        encode(crop, bpppb=0.1, arch="8x64")
+    with pytest.raises(InputError, match="at or above the raw cube's own 16 bpppb"):
+        encode(crop, bpppb=100)
 
 
 def test_window_and_band_decode_equal_slices_of_the_full_decode(encoded):
     full = CODEC.decode(encoded).data
-    part = CODEC.decode(encoded, rows=slice(3, 11), cols=slice(2, 9), bands=slice(5, 17))
+    part = CODEC.decode(encoded, Window(slice(3, 11), slice(2, 9), slice(5, 17)))
     np.testing.assert_array_equal(part.data, full[3:11, 2:9, 5:17])
     with pytest.raises(InputError, match="contiguous"):
-        CODEC.decode(encoded, bands=slice(None, None, -1))
+        CODEC.decode(encoded, Window(bands=slice(None, None, -1)))
+    with pytest.raises(InputError, match="within the cube's 16 rows"):
+        CODEC.decode(encoded, Window(rows=slice(0, 64)))
 
 
 def test_float_cubes_come_back_as_float_within_range(crop):
     cube = Cube(crop.data.astype(np.float32) / 1000 - 1.5)
-    decoded = CODEC.decode(CODEC.encode(cube, arch="2x8", iterations=50, progress=False))
+    decoded = CODEC.decode(encode(cube, arch="2x8", iterations=50))
     assert decoded.dtype == np.float32
     assert decoded.data.min() >= cube.data.min() and decoded.data.max() <= cube.data.max()
 
@@ -218,5 +232,5 @@ def test_huge_claimed_dimensions_are_refused_before_allocating():
     data = container.pack(SirenCodec.codec_id, header, weights)
     with pytest.raises(InputError, match="over the limit"):
         CODEC.decode(data)
-    tiny = CODEC.decode(data, rows=slice(0, 2), cols=slice(0, 3), bands=slice(0, 4))
+    tiny = CODEC.decode(data, Window(slice(0, 2), slice(0, 3), slice(0, 4)))
     assert tiny.shape == (2, 3, 4)

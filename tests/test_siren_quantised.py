@@ -5,8 +5,10 @@ import pytest
 import torch
 
 from hsinr import codecs, container, datasets, metrics
+from hsinr.codecs import Run, Window
 from hsinr.codecs import siren as siren_codec
 from hsinr.cube import Cube
+from hsinr.errors import InputError
 from hsinr.nn.qat import fake_quantise
 from hsinr.nn.search import Arch
 from hsinr.quantise.uniform import dequantise, quantise
@@ -20,9 +22,13 @@ def crop() -> Cube:
     return Cube(np.ascontiguousarray(datasets.sample().data[:24, :24]), name="crop")
 
 
+def compress(cube, **options):
+    return CODEC.encode(cube, options, Run(progress=False))
+
+
 @pytest.fixture(scope="module")
 def eight_bit(crop):
-    return CODEC.compress(crop, bpppb=0.3, bits=8, iterations=300, progress=False)
+    return compress(crop, bpppb=0.3, bits=8, iterations=300)
 
 
 def test_training_sees_exactly_the_stored_weights():
@@ -70,14 +76,13 @@ def test_quantised_round_trip_and_info(eight_bit, crop):
     assert metrics.psnr(crop, decoded) > 20.0
     facts = CODEC.describe(eight_bit.data)
     assert facts["bits"] == 8 and facts["weights"] == "8-bit per-tensor"
-    window = codecs.decode(eight_bit.data, rows=slice(3, 9), bands=slice(5, 7))
+    window = codecs.decode(eight_bit.data, Window(rows=slice(3, 9), bands=slice(5, 7)))
     np.testing.assert_array_equal(window.data, decoded.data[3:9, :, 5:7])
 
 
 def test_quantisation_aware_fine_tuning_pays_at_low_bits(crop):
     def psnr(qat: int) -> float:
-        encoding = CODEC.compress(crop, bpppb=0.3, bits=4, iterations=300, qat_iterations=qat,
-                                  progress=False)  # fmt: skip
+        encoding = compress(crop, bpppb=0.3, bits=4, iterations=300, qat_iterations=qat)
         return metrics.psnr(crop, codecs.decode(encoding.data))
 
     assert psnr(100) > psnr(0) + 2.0
@@ -85,16 +90,16 @@ def test_quantisation_aware_fine_tuning_pays_at_low_bits(crop):
 
 def test_auto_bits_picks_a_pair_within_the_budget(crop):
     budget = 0.2
-    encoding = CODEC.compress(crop, bpppb=budget, bits="auto", iterations=60,
-                              search_iterations=30, progress=False)  # fmt: skip
+    encoding = compress(crop, bpppb=budget, bits="auto", iterations=60, search_iterations=30)
     assert metrics.bpppb(len(encoding.data), crop.shape) <= budget
-    assert {str(trial.storage) for trial in encoding.trials} >= {"fp16", "8-bit per-tensor"}
-    assert str(encoding.storage) == str(encoding.trials[0].storage)
+    trials = encoding.details["trials"]
+    assert {trial["weights"] for trial in trials} >= {"fp16", "8-bit per-tensor"}
+    assert encoding.details["weights"] == trials[0]["weights"]
 
 
 def test_bad_bits_and_corrupt_quantised_files_are_refused(eight_bit, crop):
-    with pytest.raises(Exception, match="bits must be auto or 4-16"):
-        CODEC.compress(crop, bpppb=0.3, bits=3, iterations=1, progress=False)
+    with pytest.raises(InputError, match="--bits: must be auto or 4-16, not 3"):
+        compress(crop, bpppb=0.3, bits=3, iterations=1)
     frame = container.unpack(eight_bit.data)
     header = bytearray(frame.header)
     header[siren_codec.HEADER.size] = 2  # 2 bits: not a width the codec writes
@@ -114,4 +119,4 @@ def test_bad_bits_and_corrupt_quantised_files_are_refused(eight_bit, crop):
 
 def test_arch_given_with_bits_checks_the_estimated_budget(crop):
     with pytest.raises(Exception, match="over the budget"):
-        CODEC.compress(crop, bpppb=0.01, bits=8, arch=Arch(6, 40), iterations=1, progress=False)
+        compress(crop, bpppb=0.01, bits=8, arch=Arch(6, 40), iterations=1)

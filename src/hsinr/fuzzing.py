@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from hsinr import container
+from hsinr.codecs.base import Run
 from hsinr.errors import HsinrError
 from hsinr.limits import Limits
 
@@ -40,6 +41,12 @@ INTERESTING = (
 SPECIAL_FLOATS = (0.0, -0.0, 1.0, -1.0, 1e-45, 1e-300, 1e38, 3.5e38, 1e308, float("inf"),
                   float("-inf"), float("nan"), 65504.0, 2.0**-16)  # fmt: skip
 FUZZ_LIMITS = Limits(max_values=2**22)  # what the fuzzing decoders may produce
+
+
+def fuzz_run(base=None) -> Run:
+    """The run a fuzzing decoder gets: :data:`FUZZ_LIMITS`, no progress output, and the
+    base network ``base`` (None: the shipped one)."""
+    return Run(limits=FUZZ_LIMITS, progress=False, base=base)
 
 
 def case_rng(kind: str, seed: str, case: int) -> np.random.Generator:

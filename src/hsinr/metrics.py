@@ -54,12 +54,19 @@ def _pair(original: ArrayOrCube, decoded: ArrayOrCube) -> tuple[np.ndarray, np.n
     return a.astype(np.float64, copy=False), b.astype(np.float64, copy=False)
 
 
-def _psnr_db(data_range: float, error: float) -> float:
-    if error == 0:
+def psnr_of_mse(mse: float, data_range: float = 1.0) -> float:
+    """PSNR in dB of a mean squared error at peak ``data_range`` (1 for normalised
+    values): ``10 log10(R^2) - 10 log10(MSE)``; inf for no error, -inf for an error
+    where the original has no range at all.
+
+    >>> psnr_of_mse(0.01), psnr_of_mse(4.0, data_range=20.0)
+    (20.0, 20.0)
+    """
+    if mse <= 0:
         return math.inf
-    if data_range == 0:
+    if data_range <= 0:
         return -math.inf
-    return 10.0 * math.log10(data_range**2 / error)
+    return 10.0 * math.log10(data_range**2) - 10.0 * math.log10(mse)
 
 
 def data_range(original: ArrayOrCube) -> float:
@@ -76,20 +83,28 @@ def mse(original: ArrayOrCube, decoded: ArrayOrCube) -> float:
 
 def psnr(original: ArrayOrCube, decoded: ArrayOrCube) -> float:
     """PSNR in dB with R = the original's global max - min (``inf`` when identical)."""
-    return _psnr_db(data_range(original), mse(original, decoded))
+    return psnr_of_mse(mse(original, decoded), data_range(original))
 
 
 def mpsnr(original: ArrayOrCube, decoded: ArrayOrCube) -> float:
-    """Mean over bands of per-band PSNR (R = that band's range in the original)."""
+    """Mean over bands of per-band PSNR, R = that band's range in the original. A band
+    that is constant in the original has no PSNR (R = 0) and is left out; when no band
+    varies (a single pixel, say) MPSNR is undefined: NaN.
+
+    >>> import numpy as np
+    >>> original = np.zeros((1, 1, 3)); decoded = original + 0.1
+    >>> mpsnr(original, decoded)
+    nan
+    """
     a, b = _pair(original, decoded)
-    global_range = data_range(a)
     band_ranges = a.max(axis=(0, 1)) - a.min(axis=(0, 1))
     band_errors = np.mean(np.square(a - b), axis=(0, 1))
     scores = [
-        _psnr_db(float(r) if r > 0 else global_range, float(e))
+        psnr_of_mse(float(e), float(r))
         for r, e in zip(band_ranges, band_errors, strict=True)
+        if r > 0
     ]
-    return float(np.mean(scores))
+    return float(np.mean(scores)) if scores else math.nan
 
 
 def sam(original: ArrayOrCube, decoded: ArrayOrCube) -> float:
@@ -135,6 +150,16 @@ def ssim(original: ArrayOrCube, decoded: ArrayOrCube) -> float:
         )
         band_means.extend(ssim_map[rows, cols].mean(axis=(0, 1)))
     return float(np.mean(band_means))
+
+
+def amortised_bpppb(file_bytes: int, shared_bytes: int, files: int, shape: Sequence[int]) -> float:
+    """bpppb of one file with the bytes of a model it needs (``meta``'s base network)
+    shared among ``files`` files of this shape: stated as such, never left out.
+
+    >>> amortised_bpppb(1000, 20000, 10, (10, 10, 100))  # (1000 + 2000) bytes over 10^4 values
+    2.4
+    """
+    return 8 * (file_bytes + shared_bytes / files) / float(np.prod(shape))
 
 
 def bpppb(n_bytes: int, shape: Sequence[int]) -> float:

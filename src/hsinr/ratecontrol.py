@@ -13,11 +13,21 @@ so that the caller writes what was achieved, never a rate that was not.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+
+def budget_bytes(bpppb: float, shape: Sequence[int]) -> float:
+    """The bytes a file of a cube of ``shape`` may take at ``bpppb`` (every byte counts).
+
+    >>> budget_bytes(0.1, (100, 100, 198))
+    24750.0
+    """
+    return bpppb * float(math.prod(shape)) / 8
 
 
 @dataclass

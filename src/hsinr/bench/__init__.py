@@ -5,6 +5,8 @@
 """
 
 from hsinr.bench.report import write_all
-from hsinr.bench.run import Job, environment, latest, parse_spec, read_log, run
+from hsinr.bench.run import Job, environment, latest, parse_spec, read_log, run, typed_options
 
-__all__ = ["Job", "environment", "latest", "parse_spec", "read_log", "run", "write_all"]
+__all__ = [
+    "Job", "environment", "latest", "parse_spec", "read_log", "run", "typed_options", "write_all",
+]

@@ -11,18 +11,19 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-import torch
-from tqdm.auto import tqdm
-
 from hsinr import codecs, datasets, metrics
+from hsinr.codecs import BudgetWarning, Run
 from hsinr.cube import Cube
 from hsinr.errors import InputError
+from hsinr.progress import progress_bar
 
 LOG_NAME = "results.jsonl"
 
@@ -54,13 +55,22 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def _threads() -> int | None:
+    """torch's thread count when a torch codec ran (else None: numpy's own threading)."""
+    if "torch" not in sys.modules:
+        return None
+    import torch
+
+    return torch.get_num_threads()
+
+
 def environment(device: str) -> dict[str, object]:
     """Where the numbers were measured."""
     return {
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "device": device,
-        "threads": torch.get_num_threads(),
+        "threads": _threads(),
         "versions": library_versions(),
     }
 
@@ -88,23 +98,33 @@ def _append(folder: Path, row: Mapping[str, object]) -> None:
 
 def parse_spec(spec: str) -> tuple[str, dict[str, object]]:
     """A codec, optionally a variant of it: ``"siren:bits=8,precision=16"`` ->
-    ``("siren", {"bits": 8, "precision": 16})`` (values read as JSON where they parse).
+    ``("siren", {"bits": 8, "precision": 16})``, each value parsed by the codec's option
+    type (an unknown codec, option or value is refused here, before any work).
 
     >>> parse_spec("siren:bits=auto,iterations=500")
     ('siren', {'bits': 'auto', 'iterations': 500})
     """
     name, _, rest = spec.partition(":")
-    options: dict[str, object] = {}
+    texts: dict[str, str] = {}
     for item in filter(None, rest.split(",")):
         key, equals, text = item.partition("=")
         if not (key and equals):
             raise InputError(f"codec variant {spec!r}: {item!r} is not KEY=VALUE")
-        try:
-            options[key] = json.loads(text)
-        except json.JSONDecodeError:
-            options[key] = text
-    codecs.get(name)  # an unknown codec fails here, before any work
-    return name, options
+        texts[key] = text
+    return name, typed_options(name, texts)
+
+
+def typed_options(name: str, texts: Mapping[str, object]) -> dict[str, object]:
+    """Option values of codec ``name`` from text (or values), each parsed and checked by
+    its type and range (the rules between options wait for the job's budget)."""
+    specs = {spec.name: spec for spec in codecs.get(name).Options.specs()}
+    unknown = sorted(set(texts) - set(specs))
+    if unknown:
+        raise InputError(
+            f"codec {name} takes no option {', '.join(unknown)}; it takes: "
+            f"{', '.join(sorted(specs))}"
+        )
+    return {key: specs[key].parse(str(value)) for key, value in texts.items()}
 
 
 def run_job(job: Job, cube: Cube, device: str) -> dict[str, object]:
@@ -116,31 +136,31 @@ def run_job(job: Job, cube: Cube, device: str) -> dict[str, object]:
         "options": dict(job.options),
         "target_bpppb": job.target_bpppb,
         "device": device,
-        "threads": torch.get_num_threads(),
+        "threads": _threads(),
         "key": job.key,
     }
     try:
         name, variant = parse_spec(job.codec)
         codec = codecs.get(name)
+        options = {**variant, **dict(job.options), "bpppb": job.target_bpppb}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BudgetWarning)  # recorded as within_budget
+            encoding = codec.encode(cube, options, Run(device=device, progress=False))
         started = time.perf_counter()
-        data = codecs.encode(
-            codec, cube, bpppb=job.target_bpppb, device=device, progress=False,
-            **{**variant, **dict(job.options)},
-        )  # fmt: skip
-        encode_s = time.perf_counter() - started
-        started = time.perf_counter()
-        decoded = codecs.decode(data, device=device)
+        decoded = codec.decode(encoding.data, run=Run(device=device, progress=False))
         decode_s = time.perf_counter() - started
     except Exception as exc:  # recorded, and the benchmark goes on
         return {**row, "error": f"{type(exc).__name__}: {exc}"}
+    data = encoding.data
     scores = metrics.report(cube, decoded)
     details = {k: v for k, v in codec.describe(data).items() if k not in ("shape", "min", "max")}
     return {
         **row,
         "bytes": len(data),
         "bpppb": metrics.bpppb(len(data), cube.shape),
+        "within_budget": encoding.within_budget,
         **scores,
-        "encode_s": encode_s,
+        "encode_s": encoding.seconds,
         "decode_s": decode_s,
         "details": details,
         "error": "",
@@ -161,15 +181,19 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     options = options or {}
     jobs = [
-        Job(scene, spec, float(rate), tuple(sorted(options.get(parse_spec(spec)[0], {}).items())))
+        Job(scene, spec, float(rate), tuple(sorted(typed_options(
+            parse_spec(spec)[0], options.get(parse_spec(spec)[0], {})).items())))
         for scene in scenes
         for spec in codec_names
         for rate in rates
     ]
+    for job in jobs:  # every job's options, with its budget, checked before any work
+        name, variant = parse_spec(job.codec)
+        codecs.get(name).options({**variant, **dict(job.options), "bpppb": job.target_bpppb})
     done = {row["key"] for row in read_log(out) if not row.get("error")}
     pending = [job for job in jobs if job.key not in done]
     cubes: dict[str, Cube] = {}
-    bar = tqdm(pending, desc="benchmark", disable=not progress)
+    bar = progress_bar(pending, desc="benchmark", enabled=progress, leave=True)
     for job in bar:
         bar.set_postfix_str(f"{job.scene} {job.codec} @ {job.target_bpppb:g}")
         if job.scene not in cubes:

@@ -10,8 +10,11 @@
     hsinr meta-train --scenes ... --out base.hsbase    base network for --codec meta
 
 Wherever a cube file is expected, ``scene:NAME`` names a benchmark scene instead
-(``scene:sample`` is the small scene shipped with hsinr). Errors that are the input's
-fault print one line and exit with status 1; usage errors exit with 2.
+(``scene:sample`` is the small scene shipped with hsinr). Exit status: 0 done; 2 a usage
+error (an unknown flag, a missing argument, an option out of range or contradicting
+another); 1 anything else a user can fix (a bad or damaged file, a budget the cube
+cannot have, too little memory), printed as one line; 130 interrupted; 143 terminated.
+Warnings (a file over its budget) print as one ``hsinr: warning:`` line.
 """
 
 from __future__ import annotations
@@ -20,13 +23,16 @@ import argparse
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 
 from hsinr import __version__, datasets
 from hsinr.cli import bench, codec, demo, info, meta_train
+from hsinr.cli.options import UsageError
 from hsinr.errors import HsinrError
 
 EXIT_INPUT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 128 + signal.SIGTERM
 # what torch's allocators say when memory runs out (it raises RuntimeError, not MemoryError)
@@ -42,7 +48,13 @@ def _terminate(signum, frame) -> None:
     raise Terminated
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"hsinr: warning: {message}", file=sys.stderr)
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; ``argv`` (the arguments about to be parsed) says which codec's options
+    ``compress`` and ``demo`` take."""
     parser = argparse.ArgumentParser(
         prog="hsinr",
         description="Hyperspectral image compression with implicit neural representations.",
@@ -51,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hsinr {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo.register(commands)
-    codec.register(commands)
+    demo.register(commands, list(argv))
+    codec.register(commands, list(argv))
     info.register(commands)
     bench.register(commands)
     meta_train.register(commands)
@@ -62,12 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     args.argv = argv  # the command as given, for records such as a base network's
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
-        return int(args.run(args))
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return int(args.run(args))
+    except UsageError as exc:
+        print(f"hsinr {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except HsinrError as exc:
         print(f"hsinr: error: {exc}", file=sys.stderr)
     except OSError as exc:

@@ -1,18 +1,16 @@
-"""What the ``hsinr`` sub-commands share: reading inputs, guarding outputs, devices."""
+"""What the ``hsinr`` sub-commands share: reading inputs, guarding outputs, printing."""
 
 from __future__ import annotations
 
-import argparse
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
-
 from hsinr import datasets, io
 from hsinr.cube import Cube
 from hsinr.errors import HsinrError, InputError
-from hsinr.limits import DEFAULT, DEFAULT_MAX_BANDS, DEFAULT_MAX_VALUES, Limits
+from hsinr.limits import DEFAULT, Limits
 
 SCENE_PREFIX = "scene:"
 
@@ -43,23 +41,6 @@ def naming(path: str) -> Iterator[None]:
         raise type(exc)(f"{name}: {exc}") from exc
 
 
-def add_limits(parser: argparse.ArgumentParser) -> None:
-    """``--max-values`` and ``--max-bands`` (see :mod:`hsinr.limits`)."""
-    parser.add_argument(
-        "--max-values", type=int, default=DEFAULT_MAX_VALUES, metavar="N",
-        help=f"refuse files asking for more values than this ({DEFAULT_MAX_VALUES:,}), and "
-        "network work of more than 4096 operations per value",
-    )  # fmt: skip
-    parser.add_argument(
-        "--max-bands", type=int, default=DEFAULT_MAX_BANDS, metavar="N",
-        help=f"refuse cubes with more bands than this ({DEFAULT_MAX_BANDS:,})",
-    )  # fmt: skip
-
-
-def limits_of(args: argparse.Namespace) -> Limits:
-    return Limits(max_values=args.max_values, max_bands=args.max_bands)
-
-
 def read_bytes(path: str) -> bytes:
     """The bytes of a compressed file, with a clear error when it is missing."""
     file = Path(path)
@@ -79,13 +60,13 @@ def check_output(output: str, *inputs: str) -> Path:
     return out
 
 
-def torch_device(name: str) -> str:
-    """Check that the requested device is usable."""
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("--device cuda: torch sees no GPU here; use --device cpu")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise InputError(f"unknown device {name!r}; use cpu or cuda")
-    return name
+def device_text(device: str) -> str:
+    """The device, with torch's thread count when torch did the work."""
+    if "torch" not in sys.modules:
+        return f"{device} (numpy)"
+    import torch
+
+    return f"{device}, {torch.get_num_threads()} torch threads"
 
 
 def parse_range(text: str, what: str) -> slice:
@@ -113,7 +94,3 @@ def print_table(rows: list[tuple[str, object]]) -> None:
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
-
-
-def add_quiet(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
 
-from hsinr import bench, codecs, datasets
-from hsinr.cli._common import add_quiet, torch_device
+from hsinr import codecs, datasets
+from hsinr.cli.options import options_listing, run_of
 from hsinr.errors import InputError
 
 
 def parse_options(items: list[str]) -> dict[str, dict[str, object]]:
-    """``["siren.iterations=500", ...]`` -> ``{"siren": {"iterations": 500}}`` (JSON values)."""
-    options: dict[str, dict[str, object]] = {}
+    """``["siren.iterations=500", ...]`` -> ``{"siren": {"iterations": 500}}``, each value
+    parsed and checked by the codec's option type."""
+    texts: dict[str, dict[str, str]] = {}
     for item in items:
         name, _, rest = item.partition(".")
         key, equals, text = rest.partition("=")
@@ -23,16 +23,16 @@ def parse_options(items: list[str]) -> dict[str, dict[str, object]]:
             raise InputError(f"--option {item!r} is not CODEC.KEY=VALUE")
         if name not in codecs.names():
             raise InputError(f"--option {item!r}: unknown codec {name!r}")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        options.setdefault(name, {})[key] = value
-    return options
+        texts.setdefault(name, {})[key] = text
+    from hsinr.bench import typed_options
+
+    return {name: typed_options(name, values) for name, values in texts.items()}
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    torch_device(args.device)
+    from hsinr import bench
+
+    run_of(args)  # the device checked usable
     for name in args.scenes:
         datasets.scene(name)  # unknown names fail before any work
     for spec in args.codecs:
@@ -51,7 +51,12 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def register(commands) -> None:
-    parser = commands.add_parser("bench", help="rate-distortion benchmark of codecs on scenes")
+    parser = commands.add_parser(
+        "bench", help="rate-distortion benchmark of codecs on scenes",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="codec options (for variants NAME:KEY=VALUE,... and --option NAME.KEY=VALUE):\n"
+        + options_listing(),
+    )  # fmt: skip
     parser.add_argument("--scenes", nargs="+", default=list(datasets.SCENE_NAMES))
     parser.add_argument(
         "--codecs", nargs="+", default=codecs.names(), metavar="CODEC[:KEY=VALUE,...]",
@@ -64,5 +69,5 @@ def register(commands) -> None:
         help="a codec option, e.g. siren.iterations=1000 (repeatable)",
     )  # fmt: skip
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    add_quiet(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.set_defaults(run=run_bench)

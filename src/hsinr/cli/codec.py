@@ -1,4 +1,8 @@
-"""``hsinr compress``, ``hsinr decompress`` and ``hsinr eval``."""
+"""``hsinr compress``, ``hsinr decompress`` and ``hsinr eval``.
+
+``compress`` knows no codec: the flags after ``--codec NAME`` are that codec's options,
+generated from its ``Options`` (see :mod:`hsinr.cli.options`).
+"""
 
 from __future__ import annotations
 
@@ -7,59 +11,33 @@ import json
 import time
 from pathlib import Path
 
-import torch
-
 from hsinr import codecs, io, metrics
-from hsinr.basenet import resolve_base
 from hsinr.cli._common import (
-    add_limits,
-    add_quiet,
     check_output,
-    limits_of,
+    device_text,
     naming,
     parse_range,
     parse_window,
     print_table,
     read_bytes,
     read_input,
-    torch_device,
 )
-from hsinr.codecs.meta import amortised_bpppb
-from hsinr.errors import InputError
+from hsinr.cli.options import (
+    add_codec_options,
+    add_limits,
+    add_run_options,
+    chosen_codec,
+    codec_help,
+    codec_options,
+    limits_of,
+    run_of,
+)
+from hsinr.codecs import Window
 from hsinr.io._atomic import atomic_outputs
 
+DEFAULT_CODEC = "siren"
 CUBE_FACTS = ("shape", "dtype", "min", "max")
-# CLI flag -> codec option; only the flags a user set are passed on, and a codec refuses
-# an option it does not take.
-CODEC_OPTIONS = {
-    "precision": "precision",
-    "arch": "arch",
-    "search": "search",
-    "iters": "iterations",
-    "search_iters": "search_iterations",
-    "lr": "lr",
-    "schedule": "schedule",
-    "max_seconds": "max_seconds",
-    "target_psnr": "target_psnr",
-    "batch_size": "batch_size",
-    "bits": "bits",
-    "granularity": "granularity",
-    "qat_iters": "qat_iterations",
-    "steps": "steps",
-    "base": "base",
-    "components": "components",
-    "rdoq": "rdoq",
-}
-
-
-def codec_options(args: argparse.Namespace) -> dict[str, object]:
-    options = {
-        option: getattr(args, flag)
-        for flag, option in CODEC_OPTIONS.items()
-        if getattr(args, flag) is not None and getattr(args, flag) is not False
-    }
-    options.update(seed=args.seed, device=args.device, progress=not args.quiet)
-    return options
+SHARED_OVER = (1, 10, 100)  # files a shared model's bytes are spread over, in the report
 
 
 def write_bytes(data: bytes, path: Path) -> None:
@@ -68,47 +46,47 @@ def write_bytes(data: bytes, path: Path) -> None:
 
 
 def run_compress(args: argparse.Namespace) -> int:
-    torch_device(args.device)
-    cube, _ = read_input(args.input, args.var, limits_of(args))
-    out = check_output(args.output, args.input)
+    run = run_of(args)
     codec = codecs.get(args.codec)
-    if args.bpppb is None and args.codec not in ("siren", "meta"):
-        raise InputError(f"codec {args.codec} needs a budget: --bpppb")
+    options = codec_options(codec, args)
+    cube, _ = read_input(args.input, args.var, run.limits)
+    out = check_output(args.output, args.input)
+    encoding = codec.encode(cube, options, run)
+    write_bytes(encoding.data, out)
     started = time.perf_counter()
-    data = codecs.encode(codec, cube, bpppb=args.bpppb, **codec_options(args))
-    encode_seconds = time.perf_counter() - started
-    write_bytes(data, out)
-    started = time.perf_counter()
-    decoded = codecs.decode(data, device=args.device, base=args.base)
+    decoded = codec.decode(encoding.data, run=run)
     decode_seconds = time.perf_counter() - started
-    facts = codec.describe(data)
+    facts = codec.describe(encoding.data, run)
     details = ", ".join(f"{key} {value}" for key, value in facts.items() if key not in CUBE_FACTS)
+    budget = "" if options.bpppb is None else f" (budget {options.bpppb:g})"
     print_table([
-        ("output", f"{out} ({len(data):,} bytes, codec {codec.name}: {details})"),
-        ("bpppb", f"{metrics.bpppb(len(data), cube.shape):.4f} achieved"
-                  + (f" (budget {args.bpppb:g})" if args.bpppb else "")),
+        ("output", f"{out} ({len(encoding.data):,} bytes, codec {codec.name}: {details})"),
+        ("bpppb", f"{encoding.bpppb:.4f} achieved{budget}"
+                  + ("" if encoding.within_budget else ", OVER the budget")),
         ("PSNR", f"{metrics.psnr(cube, decoded):.2f} dB"),
-        ("encode", f"{encode_seconds:.2f} s"),
+        ("encode", f"{encoding.seconds:.2f} s"),
         ("decode", f"{decode_seconds:.3f} s"),
-        ("device", f"{args.device}, {torch.get_num_threads()} threads"),
-        *_amortised_rows(codec, data, cube.shape, args.base),
+        ("device", device_text(run.device)),
+        *_amortised_rows(encoding),
     ])  # fmt: skip
     return 0
 
 
-def _amortised_rows(codec, data: bytes, shape, base) -> list[tuple[str, str]]:
-    """For ``meta``: the rate with the base network's bytes shared among N files."""
-    if codec.name != "meta":
+def _amortised_rows(encoding) -> list[tuple[str, str]]:
+    """For files that need a shared model (``meta``'s base network): the rate with the
+    model's bytes spread over 1, 10 and 100 files."""
+    shared = encoding.details.get("base_bytes")
+    if not shared:
         return []
-    net = resolve_base(base)
     rates = ", ".join(
-        f"{amortised_bpppb(len(data), net.size, n, shape):.4f} over {n}" for n in (1, 10, 100)
+        f"{metrics.amortised_bpppb(len(encoding.data), shared, n, encoding.shape):.4f} over {n}"
+        for n in SHARED_OVER
     )
-    return [("amortised", f"bpppb with the base network ({net.size:,} bytes) shared: {rates}")]
+    return [("amortised", f"bpppb with the base network ({shared:,} bytes) shared: {rates}")]
 
 
 def run_decompress(args: argparse.Namespace) -> int:
-    torch_device(args.device)
+    run = run_of(args)
     data = read_bytes(args.input)
     out = check_output(args.output, args.input)
     io.format_for(out, saving=True)  # refuse an unknown output type before decoding
@@ -116,10 +94,7 @@ def run_decompress(args: argparse.Namespace) -> int:
     bands = parse_range(args.bands, "band range") if args.bands else slice(None)
     started = time.perf_counter()
     with naming(args.input):
-        cube = codecs.decode(
-            data, rows=rows, cols=cols, bands=bands, device=args.device, base=args.base,
-            limits=limits_of(args),
-        )  # fmt: skip
+        cube = codecs.decode(data, Window(rows, cols, bands), run)
     seconds = time.perf_counter() - started
     io.save(cube.replace(name=Path(args.input).stem), out)
     height, width, n_bands = cube.shape
@@ -128,15 +103,16 @@ def run_decompress(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    original, _ = read_input(args.original, args.var, limits_of(args))
-    decoded, _ = read_input(args.decoded, limits=limits_of(args))
+    limits = limits_of(args)
+    original, _ = read_input(args.original, args.var, limits)
+    decoded, _ = read_input(args.decoded, limits=limits)
     scores = metrics.report(original, decoded)
     if args.json:
         print(json.dumps(scores, indent=2))
         return 0
     print_table([
         ("PSNR", f"{scores['psnr']:.3f} dB  (R = original max - min)"),
-        ("MPSNR", f"{scores['mpsnr']:.3f} dB  (mean of per-band PSNR)"),
+        ("MPSNR", _mpsnr_text(scores["mpsnr"])),
         ("SAM", f"{scores['sam']:.4f} degrees"),
         ("SSIM", f"{scores['ssim']:.4f}  (mean over bands)"),
         ("MSE", f"{scores['mse']:.6g}  (original units squared)"),
@@ -144,52 +120,30 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_siren_options(parser: argparse.ArgumentParser) -> None:
-    siren = parser.add_argument_group("siren codec (--lr also meta)")
-    siren.add_argument("--precision", type=int, choices=(16, 32), help="weight bits (32)")
-    how = siren.add_mutually_exclusive_group()
-    how.add_argument("--arch", help="network as LAYERSxWIDTH, e.g. 6x32")
-    how.add_argument("--search", action="store_true", help="search the networks that fit")
-    siren.add_argument(
-        "--iters", type=int,
-        help="fitting iterations (siren 2000); latent: rate-distortion training (0 = none)",
-    )  # fmt: skip
-    siren.add_argument("--search-iters", type=int, help="iterations per searched network (300)")
-    siren.add_argument(
-        "--lr", type=float, help="learning rate: siren Adam (2e-4); meta inner SGD (the base's)"
-    )
-    siren.add_argument("--schedule", choices=("constant", "cosine"), help="lr schedule")
-    siren.add_argument("--max-seconds", type=float, help="stop fitting after this wall time")
-    siren.add_argument("--target-psnr", type=float, help="stop fitting at this PSNR (dB)")
-    siren.add_argument("--batch-size", type=int, help="random pixels per step (all)")
-    siren.add_argument(
-        "--bits", help="siren: quantise weights to 4-16 bits and entropy-code them, or auto "
-        "(fp16 or 6/8/10/12 bits, whichever fits best); meta: latent bits 2-16 or auto"
-    )  # fmt: skip
-    siren.add_argument("--granularity", choices=("tensor", "channel"),
-                       help="quantiser range per tensor (default) or output channel")  # fmt: skip
-    siren.add_argument("--qat-iters", type=int,
-                       help="quantisation-aware fine-tuning (a tenth of --iters)")  # fmt: skip
-    meta = parser.add_argument_group("meta codec")
-    meta.add_argument("--base", help="base network file (default: the one shipped with hsinr)")
-    meta.add_argument("--steps", type=int, help="inner SGD steps per patch (the base's)")
-    latent = parser.add_argument_group("latent codec")
-    latent.add_argument("--components", type=int, help="spectral components k (searched)")
-    latent.add_argument("--rdoq", type=int, help="RDOQ passes over the latents (2)")
+def _mpsnr_text(value: float) -> str:
+    if value != value:  # NaN: no band varies
+        return "undefined  (every band of the original is constant)"
+    return f"{value:.3f} dB  (mean of per-band PSNR over the bands that vary)"
 
 
-def register(commands) -> None:
-    compress = commands.add_parser("compress", help="compress a cube into an .hsinr file")
+def register(commands, argv: list[str]) -> None:
+    codec = chosen_codec(argv, DEFAULT_CODEC) if "compress" in argv else DEFAULT_CODEC
+    codec = codec if codec in codecs.names() else DEFAULT_CODEC  # argparse names the bad one
+    others = [name for name in codecs.names() if name != codec]
+    compress = commands.add_parser(
+        "compress", help="compress a cube into an .hsinr file",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Compress a cube. The options after --codec NAME are that codec's: shown\n"
+        f"below for {codec}, and for the others at the end.",
+        epilog="options of the other codecs (give --codec NAME first):\n\n" + codec_help(others),
+    )  # fmt: skip
     compress.add_argument("input", help="a cube file, or scene:NAME")
     compress.add_argument("output", help="the compressed file to write (e.g. out.hsinr)")
-    compress.add_argument("--codec", default="siren", choices=codecs.names())
-    compress.add_argument("--bpppb", type=float, help="bit budget, bits per pixel per band")
+    compress.add_argument("--codec", default=DEFAULT_CODEC, choices=codecs.names(),
+                          help=f"the codec ({DEFAULT_CODEC})")  # fmt: skip
     compress.add_argument("--var", help="the variable holding the cube (.mat / .npz)")
-    compress.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    compress.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    add_quiet(compress)
-    add_limits(compress)
-    add_siren_options(compress)
+    add_codec_options(compress, type(codecs.get(codec)))
+    add_run_options(compress)
     compress.set_defaults(run=run_compress)
 
     decompress = commands.add_parser("decompress", help="decode an .hsinr file to a cube file")
@@ -197,9 +151,7 @@ def register(commands) -> None:
     decompress.add_argument("output", help="the cube file to write (.mat .npy .npz .hdr .tif)")
     decompress.add_argument("--window", help="decode only ROW0:ROW1,COL0:COL1")
     decompress.add_argument("--bands", help="decode only bands B0:B1")
-    decompress.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    decompress.add_argument("--base", help="base network file for meta files (the shipped one)")
-    add_limits(decompress)
+    add_run_options(decompress, seed=False, jobs=False, quiet=False)
     decompress.set_defaults(run=run_decompress)
 
     evaluate = commands.add_parser("eval", help="PSNR, MPSNR, SAM, SSIM, MSE of a decoded cube")

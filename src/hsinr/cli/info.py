@@ -8,17 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hsinr import basenet, codecs, container, datasets, metrics
-from hsinr.cli._common import (
-    SCENE_PREFIX,
-    add_limits,
-    limits_of,
-    naming,
-    print_table,
-    read_input,
-)
+from hsinr import codecs, container, datasets, metrics
+from hsinr.cli._common import SCENE_PREFIX, naming, print_table, read_input
+from hsinr.cli.options import add_limits, limits_of
+from hsinr.codecs import Run
 from hsinr.errors import HsinrError
 from hsinr.limits import DEFAULT, Limits
+
+BASE_SUFFIX = ".hsbase"  # base network files (hsinr.basenet.SUFFIX, without loading torch)
 
 
 def _number(value: float) -> str:
@@ -30,7 +27,7 @@ def compressed_facts(path: Path, limits: Limits = DEFAULT) -> dict[str, object]:
     data = path.read_bytes()
     with naming(str(path)):
         codec = codecs.for_file(data)
-        described = codec.describe(data, limits)
+        described = codec.describe(data, Run(limits=limits))
     facts: dict[str, object] = {
         "file": str(path),
         "codec": codec.name,
@@ -69,6 +66,8 @@ def _is_compressed(spec: str) -> bool:
 
 def base_facts(path: Path) -> dict[str, object]:
     """The checked configuration, hash and training record of a base network file."""
+    from hsinr import basenet
+
     net = basenet.load_base(path)
     return {"file": str(path), "kind": "base network (meta codec)", "hash": net.name,
             "sha256": net.digest.hex(), **net.config.as_dict(), "bytes": net.size,
@@ -76,7 +75,7 @@ def base_facts(path: Path) -> dict[str, object]:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    if args.file.endswith(basenet.SUFFIX):
+    if args.file.endswith(BASE_SUFFIX):
         facts = base_facts(Path(args.file))
         if args.json:
             print(json.dumps(facts, indent=2))

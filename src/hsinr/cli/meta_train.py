@@ -14,24 +14,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from hsinr import basenet, datasets
-from hsinr.cli._common import SCENE_PREFIX, add_quiet, check_output, read_input, torch_device
+from hsinr import datasets
+from hsinr.cli._common import SCENE_PREFIX, check_output, read_input
+from hsinr.cli.options import run_of
 from hsinr.errors import InputError
-from hsinr.nn.meta import (
-    CLIP_NORM,
-    INNER_LR,
-    INNER_STEPS,
-    OUTER_LR,
-    MetaTraining,
-    PatchSampler,
-    TrainingState,
-    mean_spectrum,
-    meta_train,
-    new_state,
-)  # fmt: skip
-from hsinr.nn.modulated import ModulatedConfig, ModulatedSiren
+from hsinr.nn.meta_settings import CLIP_NORM, INNER_LR, INNER_STEPS, OUTER_LR, MetaTraining
 
 RESUMABLE = ("batch", "inner_steps", "inner_lr", "outer_lr", "second_order", "clip")
 
@@ -43,7 +31,13 @@ def _scene_spec(text: str) -> str:
 
 
 def run_meta_train(args: argparse.Namespace) -> int:
-    torch_device(args.device)
+    import torch
+
+    from hsinr import basenet
+    from hsinr.nn.meta import PatchSampler, TrainingState, meta_train
+    from hsinr.nn.modulated import ModulatedConfig
+
+    run_of(args)  # the device checked usable
     out = check_output(args.out, *args.scenes)
     cubes = [read_input(_scene_spec(spec))[0] for spec in args.scenes]
     scenes = [cube.normalise(np.float32)[0] for cube in cubes]
@@ -94,6 +88,12 @@ def run_meta_train(args: argparse.Namespace) -> int:
 
 def _start(args, checkpoint: Path, config, settings, record, sampler, scenes):
     """The model and training state: from the checkpoint, or fresh."""
+    import torch
+
+    from hsinr import basenet
+    from hsinr.nn.meta import mean_spectrum, new_state
+    from hsinr.nn.modulated import ModulatedSiren
+
     if checkpoint.exists() and not args.restart:
         saved = basenet.load_checkpoint(checkpoint)
         same = saved.config == config and all(
@@ -143,5 +143,5 @@ def register(commands) -> None:
     parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    add_quiet(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.set_defaults(run=run_meta_train)

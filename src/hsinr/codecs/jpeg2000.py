@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
+from hsinr.codecs.base import Options
 from hsinr.codecs.per_band import PerBandCodec
+
+
+@dataclass(frozen=True)
+class Jpeg2000Options(Options):
+    """``jpeg2000`` takes the budget only."""
 
 MAX_RATIO = 4000.0
 
 
 class Jpeg2000Codec(PerBandCodec):
     name = "jpeg2000"
+    summary = "each band a 16-bit JPEG 2000 codestream (Pillow / OpenJPEG); bisection on the ratio"
+    Options = Jpeg2000Options
     codec_id = 3
     kind = "JPEG2000"
     image_dtype = np.dtype(np.uint16)
@@ -29,6 +37,8 @@ class Jpeg2000Codec(PerBandCodec):
     setting_range = (-math.log(MAX_RATIO), 0.0)
 
     def encode_band(self, image: np.ndarray, setting: float) -> bytes:
+        from PIL import Image
+
         buffer = io.BytesIO()
         Image.fromarray(image).save(
             buffer, format="JPEG2000", quality_mode="rates",

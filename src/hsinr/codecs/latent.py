@@ -3,16 +3,17 @@ rate-distortion codec; method and measurements in docs/METHODS.md, bytes in
 docs/FORMAT.md).
 
 Decoder: ``spectra = (q * W^-1(y)) @ B + m`` where ``y`` are k integer latent images in
-the CDF 9/7 wavelet domain (:mod:`hsinr.transforms.wavelet`), ``W^-1`` the wavelet synthesis, and the basis
-``B`` (k x C) and mean ``m`` are stored as integers times one step per row (a row's
-first differences along the bands are what is coded). Non-zero latents decode at
+the CDF 9/7 wavelet domain (:mod:`hsinr.transforms.wavelet`), ``W^-1`` the wavelet
+synthesis, and the basis ``B`` (k x C) and mean ``m`` are stored as integers times one
+step per row (a row's first differences along the bands are what is coded). Non-zero
+latents decode at
 ``sign(y) (|y| - offset)``, the centroid offset stored in the header. Every integer is
 entropy coded with constriction's ANS coder under a zero-centred quantised Laplace: one
 scale per basis row; for the latents one scale per component and subband, shifted by a
 context offset (:mod:`hsinr.entropy.context`).
 
 Encoder: the KLT gives the basis and, by wavelet analysis of the component images, the
-latents; these are rounded and improved by RDOQ passes (:func:`optimise_quantisation`),
+latents; these are rounded and improved by RDOQ passes (:mod:`hsinr.quantise.rdoq`),
 and the basis and mean are refitted by least squares to the stored latents. Rate
 control: for each k, bisection on q (equivalently on lambda = q^2 ln2 / 6); the k with
 the best PSNR wins. Optional (``iterations``): gradient rate-distortion training of
@@ -31,10 +32,9 @@ import struct
 from dataclasses import dataclass, replace
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from hsinr import container
-from hsinr.codecs._compressing import CompressingCodec
+from hsinr.codecs.base import Codec, Encoding, Options, Run, Window, option
 from hsinr.codecs.header import CubeHeader
 from hsinr.cube import Cube
 from hsinr.entropy.context import (
@@ -56,8 +56,10 @@ from hsinr.entropy.laplace import (
 )
 from hsinr.errors import InputError
 from hsinr.limits import DEFAULT, ROW_STEP_OPERATIONS, Limits
+from hsinr.metrics import psnr_of_mse
+from hsinr.progress import progress_bar
 from hsinr.quantise.rdoq import centroid_offset, optimise_quantisation
-from hsinr.ratecontrol import bisect
+from hsinr.ratecontrol import bisect, budget_bytes
 from hsinr.transforms.klt import component_counts, principal_basis
 from hsinr.transforms.wavelet import MAX_LEVELS, Wavelet2D
 
@@ -338,8 +340,8 @@ class _Problem:
 
 
 @dataclass
-class LatentEncoding:
-    """A ``latent`` file with what the encoder measured."""
+class _Trial:
+    """One file the search wrote, with what the encoder measured."""
 
     data: bytes
     components: int
@@ -347,76 +349,88 @@ class LatentEncoding:
     psnr: float  # on the normalised cube, as decoded
 
 
-class LatentCodec(CompressingCodec):
+@dataclass(frozen=True)
+class LatentOptions(Options):
+    """``latent``'s options. Give a budget (``bpppb``) or a latent step, not both."""
+
+    components: int | None = option(
+        None, "spectral components k (default: searched for the budget)", low=1, metavar="K"
+    )
+    step: float | None = option(
+        None, "the latent quantiser step q (normalised units) instead of a budget", above=0.0,
+        metavar="Q",
+    )  # fmt: skip
+    iterations: int = option(
+        0, "steps of gradient rate-distortion training of latents, basis and mean "
+        "(Cool-chic style; off by default: it measured no gain)", low=0, flag="--iters",
+        metavar="N",
+    )  # fmt: skip
+    levels: int = option(-1, "wavelet levels (-1: until the low band is about 4 pixels wide)",
+                         low=-1, high=MAX_LEVELS)  # fmt: skip
+    rdoq: int = option(RDOQ_PASSES, "RDOQ passes over the latents", low=0,
+                       high=8, metavar="N")  # fmt: skip
+    contexts: bool = option(True, "context-adaptive Laplace scales (off: for ablations)")
+    refit: bool = option(True, "least-squares refit of basis and mean (off: for ablations)")
+
+    def check(self) -> None:
+        if (self.bpppb is None) == (self.step is None):
+            raise InputError("codec latent needs a budget (--bpppb) or a step (--step), not both")
+
+
+class LatentCodec(Codec):
     name = "latent"
     codec_id = CODEC_ID
+    summary = ("hsinr's rate-distortion codec: KLT basis at RD-optimal steps, CDF 9/7 wavelet "
+               "latents with RDOQ, context-adaptive Laplace ANS")  # fmt: skip
+    Options = LatentOptions
+    needs_budget = False  # a step will do
 
-    def compress(
-        self,
-        cube: Cube,
-        *,
-        bpppb: float | None = None,
-        iterations: int = 0,
-        components: int | None = None,
-        step: float | None = None,
-        levels: int = -1,
-        rdoq: int = RDOQ_PASSES,
-        contexts: bool = True,
-        refit: bool = True,
-        seed: int = 0,
-        device: str = "cpu",
-        progress: bool = True,
-    ) -> LatentEncoding:
-        """The best file within ``bpppb`` (or at latent step ``step``, normalised units).
+    def uses_device(self, options: LatentOptions) -> bool:
+        return options.iterations > 0
 
-        ``components`` fixes k instead of searching it; ``iterations`` > 0 adds gradient
-        rate-distortion training; ``rdoq`` is the number of RDOQ passes. ``contexts`` and
-        ``refit`` switch off the context model and the basis refit (for ablations; the
-        files stay valid).
-        """
-        if (bpppb is None) == (step is None):
-            raise InputError("latent codec: give a bit budget (--bpppb) or a step, not both")
-        if iterations < 0:
-            raise InputError(f"iterations must be >= 0, not {iterations}")
-        if not 0 <= rdoq <= 8:
-            raise InputError(f"rdoq must be 0-8 passes, not {rdoq}")
+    def _encode(self, cube: Cube, options: LatentOptions, run: Run) -> Encoding:
+        """The best file within the budget (or at the latent step). ``components`` fixes
+        k instead of searching it; ``iterations`` > 0 adds gradient rate-distortion
+        training (with ``run``'s seed and device)."""
         bands = cube.shape[2]
         counts = component_counts(bands)
-        if components is not None:
-            if not 1 <= components <= bands:
-                raise InputError(f"components must be 1-{bands}, not {components}")
-            counts = [components]
+        if options.components is not None:
+            if options.components > bands:
+                raise InputError(f"--components must be at most the cube's {bands} bands")
+            counts = [options.components]
         try:
-            problem = _Problem(cube, max(counts), levels, rdoq, contexts, refit)
+            problem = _Problem(cube, max(counts), options.levels, options.rdoq, options.contexts,
+                               options.refit)  # fmt: skip
         except ValueError as exc:
             raise InputError(str(exc)) from exc
-        if step is not None:
-            k = counts[0] if components is not None else min(16, bands)
-            return self._trained_at(problem, k, step, iterations, seed, device, progress)
-        target = bpppb * float(np.prod(cube.shape)) / 8
-        k, start = self._search(problem, counts, target, progress)
+        iterations = options.iterations
+        if options.step is not None:
+            k = counts[0] if options.components is not None else min(16, bands)
+            trial = self._trained_at(problem, k, options.step, iterations, run, run.progress)
+            return self._encoding(trial, cube, options)
+        target = budget_bytes(options.bpppb, cube.shape)
+        k, start = self._search(problem, counts, target, run.progress)
         if iterations == 0 or start is None:
-            return start if start is not None else self._smallest(problem, counts)
-        trials = tqdm(total=8, desc="rate control", disable=not progress, leave=False)
+            chosen = start if start is not None else self._smallest(problem, counts)
+            return self._encoding(chosen, cube, options)
+        trials = progress_bar(total=8, desc="rate control", enabled=run.progress)
 
-        def trained_at(log_step: float) -> LatentEncoding:
+        def trained_at(log_step: float) -> _Trial:
             trials.update()
-            return self._trained_at(problem, k, math.exp(-log_step), iterations, seed, device,
-                                    progress=False)  # fmt: skip
+            return self._trained_at(problem, k, math.exp(-log_step), iterations, run, False)
 
         first = -math.log(start.step)
         found = bisect(trained_at, lambda e: len(e.data), first, first + math.log(2.0), target,
                        steps=6, tolerance=0.01)  # fmt: skip
         trials.close()
-        if found.within and found.value.psnr > start.psnr:
-            return found.value
-        return start
+        chosen = found.value if found.within and found.value.psnr > start.psnr else start
+        return self._encoding(chosen, cube, options)
 
     def _search(self, problem: _Problem, counts, target, progress):
         """For each k, bisect q; the (k, q) with the best PSNR within the budget (no training)."""
-        best: LatentEncoding | None = None
+        best: _Trial | None = None
         worse = 0
-        bar = tqdm(counts, desc="components", disable=not progress, leave=False)
+        bar = progress_bar(counts, desc="components", enabled=progress)
         for k in bar:
             found = bisect(
                 lambda log_step, k=k: self._untrained(problem, k, math.exp(-log_step)),
@@ -432,35 +446,40 @@ class LatentCodec(CompressingCodec):
                 worse += 1
                 if worse >= 2:
                     break
+        bar.close()
         return (best.components if best else counts[0]), best
 
-    def _smallest(self, problem: _Problem, counts) -> LatentEncoding:
+    def _smallest(self, problem: _Problem, counts) -> _Trial:
         return self._untrained(problem, counts[0], STEP_RANGE[1])
 
-    def _untrained(self, problem: _Problem, k: int, step: float) -> LatentEncoding:
+    def _untrained(self, problem: _Problem, k: int, step: float) -> _Trial:
         header, latents, rows, codes = problem.start(k, step)
-        return self._encoding(problem, problem.quantise(header, latents, rows, codes))
+        return self._trial(problem, problem.quantise(header, latents, rows, codes))
 
-    def _trained_at(self, problem, k, step, iterations, seed, device, progress) -> LatentEncoding:
-        from hsinr.nn.latent import RateDistortion, train
-
+    def _trained_at(self, problem, k, step, iterations, run: Run, progress: bool) -> _Trial:
         header, latents, rows, codes = problem.start(k, step)
         if iterations:
+            from hsinr.nn.latent import RateDistortion, train
+
             groups = latent_groups(problem.wavelet, k)
-            settings = RateDistortion(iterations=iterations, seed=seed)
+            settings = RateDistortion(iterations=iterations, seed=run.seed)
             latents, rows = train(problem.values, problem.wavelet, latents, groups, rows,
                                   row_steps(codes, header), header.step, settings,
-                                  device=device, progress=progress)  # fmt: skip
-        return self._encoding(problem, problem.quantise(header, latents, rows, codes))
+                                  device=run.device, progress=progress)  # fmt: skip
+        return self._trial(problem, problem.quantise(header, latents, rows, codes))
 
-    def _encoding(self, problem: _Problem, parts) -> LatentEncoding:
+    def _trial(self, problem: _Problem, parts) -> _Trial:
         header, quantised = parts
         data = pack(header, problem.wavelet, quantised, problem.contexts)
-        psnr = -10 * math.log10(max(problem.mse(header, quantised), 1e-300))
-        return LatentEncoding(data, header.components, header.step, psnr)
+        psnr = psnr_of_mse(problem.mse(header, quantised))
+        return _Trial(data, header.components, header.step, psnr)
 
-    def describe(self, data: bytes, limits: Limits = DEFAULT) -> dict[str, object]:
-        header, _, quantised = unpack(data, limits)
+    def _encoding(self, trial: _Trial, cube: Cube, options: LatentOptions) -> Encoding:
+        return self.encoding(trial.data, cube, options, psnr=trial.psnr,
+                             details={"components": trial.components, "step": trial.step})
+
+    def describe(self, data: bytes, run: Run | None = None) -> dict[str, object]:
+        header, _, quantised = unpack(data, (run or Run()).limits)
         return {
             **header.cube.describe(),
             "components": header.components,
@@ -469,9 +488,9 @@ class LatentCodec(CompressingCodec):
             "nonzero_latents": int(np.count_nonzero(quantised.latents)),
         }
 
-    def decode(self, data: bytes, *, limits: Limits = DEFAULT) -> Cube:
-        """The cube (its values and memory checked against ``limits`` first)."""
-        header, wavelet, quantised = unpack(data, limits)
+    def _decode(self, data: bytes, window: Window | None, run: Run) -> Cube:
+        """The cube (its values and memory checked against ``run.limits`` first)."""
+        header, wavelet, quantised = unpack(data, run.limits)
         scores = decoded_scores(header, wavelet, quantised)
         basis = quantised.basis(header)
         return header.cube.restore_pixels(lambda part: scores[part] @ basis[1:] + basis[0])

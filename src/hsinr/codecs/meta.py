@@ -29,23 +29,24 @@ import math
 import struct
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
 
 from hsinr import container
-from hsinr.basenet import BaseNetwork, BaseNetworkError, resolve_base
-from hsinr.codecs._compressing import CompressingCodec
+from hsinr.codecs.base import Codec, Encoding, Options, Run, Window, option
 from hsinr.codecs.header import CUBE_HEADER, CubeHeader
 from hsinr.cube import Cube
 from hsinr.entropy.groups import MODEL, LaplaceGroups
 from hsinr.errors import InputError
 from hsinr.limits import DEFAULT, Limits
-from hsinr.nn.fit import psnr_of_mse
-from hsinr.nn.meta import INNER_LR, fit_latents, patch_grid, render, tile_by_extent
+from hsinr.metrics import psnr_of_mse
+from hsinr.progress import progress_bar
 from hsinr.quantise.uniform import dequantise, quantise, valid_quantiser
+from hsinr.ratecontrol import budget_bytes
+
+if TYPE_CHECKING:
+    from hsinr.basenet import BaseNetwork
 
 CODEC_ID = 6
 HASH_BYTES = 16
@@ -107,18 +108,6 @@ class MetaHeader:
         return cls(base_hash, cube, patch, latent_dim, bits, model, low, step, words)
 
 
-@dataclass
-class MetaEncoding:
-    """What :meth:`MetaCodec.compress` did."""
-
-    data: bytes
-    bits: int
-    base: BaseNetwork
-    fitted_psnr: float  # before quantising the latents
-    patches: int
-    fit_seconds: float
-
-
 def file_size(header: MetaHeader) -> int:
     """Exact bytes of a meta file with this header."""
     return container.OVERHEAD + HEADER.size + header.payload_bytes
@@ -154,71 +143,100 @@ def amortised_bpppb(file_bytes: int, base_bytes: int, images: int, shape) -> flo
     return 8 * (file_bytes + base_bytes / images) / float(np.prod(shape))
 
 
-class MetaCodec(CompressingCodec):
+def _bits(value) -> int | str:
+    """``auto`` or a whole number of bits, 2-16."""
+    if value == "auto":
+        return "auto"
+    bits = int(value)
+    if bits != value and str(bits) != str(value).strip():
+        raise ValueError(f"must be auto or 2-{MAX_BITS}, not {value!r}")
+    if not 2 <= bits <= MAX_BITS:
+        raise ValueError(f"must be auto or 2-{MAX_BITS}, not {bits}")
+    return bits
+
+
+@dataclass(frozen=True)
+class MetaOptions(Options):
+    """``meta``'s options; the base network is the run's (``--base``)."""
+
+    bits: int | str | None = option(
+        None, f"latent quantiser bits, 2-{MAX_BITS}, or auto: the most that fit the budget "
+        f"(default: auto with a budget, else {DEFAULT_BITS})", convert=_bits, metavar="N|auto",
+    )  # fmt: skip
+    steps: int | None = option(None, "inner SGD steps per patch (default: the base network's)",
+                               low=0, metavar="N")  # fmt: skip
+    lr: float | None = option(None, "inner SGD learning rate (default: the base network's)",
+                              above=0.0)  # fmt: skip
+
+    def check(self) -> None:
+        if self.bits == "auto" and self.bpppb is None:
+            raise InputError("--bits auto chooses the bits for a budget: give --bpppb")
+
+
+class MetaCodec(Codec):
     """Meta-learned INR codec: a few gradient steps per patch on a shared base network."""
 
     name = "meta"
     codec_id = CODEC_ID
+    summary = ("meta-learned modulated SIREN (ICPRAM 2025): one latent per patch on a shared "
+               "base network, quantised and entropy-coded")  # fmt: skip
+    Options = MetaOptions
+    needs_budget = False  # 8-bit latents without one
 
-    def compress(
-        self,
-        cube: Cube,
-        *,
-        bpppb: float | None = None,
-        bits: int | str | None = None,
-        steps: int | None = None,
-        lr: float | None = None,
-        base: str | Path | BaseNetwork | None = None,
-        device: str = "cpu",
-        progress: bool = True,
-    ) -> MetaEncoding:
+    def uses_device(self, options: MetaOptions) -> bool:
+        return True
+
+    def _encode(self, cube: Cube, options: MetaOptions, run: Run) -> Encoding:
         """Fit each patch's latent (``steps`` SGD steps at ``lr``; by default the base
         network's own training settings) and code the latents at ``bits`` bits, or with
-        ``bits="auto"`` (the default when a budget is given) the most bits within ``bpppb``.
-        Without a budget, 8 bits. A budget below the 2-bit file writes that file anyway;
-        its true rate is in its size."""
-        net = resolve_base(base)
+        ``bits="auto"`` (the default when a budget is given) the most bits within it.
+        Without a budget, 8 bits. A budget below the 2-bit file writes that file (over
+        the budget: see :meth:`Codec.encode`)."""
+        from hsinr.nn.meta_settings import INNER_LR
+
+        net = run.base_network()
         config = net.config
         if cube.bands > config.bands:
             raise InputError(
                 f"the base network {net.name} has {config.bands} outputs; this cube has "
                 f"{cube.bands} bands. Train a base network for it with hsinr meta-train"
             )
-        if bpppb is not None and bpppb <= 0:
-            raise InputError(f"the bit budget must be positive, not {bpppb}")
-        bit_choices = _bit_choices(bits, bpppb)
-        steps = int(net.training.get("inner_steps", 3)) if steps is None else steps
-        lr = float(net.training.get("inner_lr", INNER_LR)) if lr is None else lr
-        if steps < 0 or not lr > 0:
-            raise InputError("steps must be >= 0 and lr positive")
+        bits = options.bits
+        if bits is None:
+            bits = "auto" if options.bpppb is not None else DEFAULT_BITS
+        bit_choices = BIT_CHOICES if bits == "auto" else (bits,)
+        steps = int(net.training.get("inner_steps", 3)) if options.steps is None else options.steps
+        lr = float(net.training.get("inner_lr", INNER_LR)) if options.lr is None else options.lr
         cube_header = CubeHeader.of(cube)
         values, _ = cube.normalise(np.float32)
         started = time.perf_counter()
-        latents, mse = self._fit(net, values, steps, lr, device, progress)
+        latents, mse = self._fit(net, values, steps, lr, run.device, run.progress)
         fit_seconds = time.perf_counter() - started
-        budget = None if bpppb is None else bpppb * float(np.prod(cube.shape)) / 8
+        budget = None if options.bpppb is None else budget_bytes(options.bpppb, cube.shape)
         data = b""
         for chosen in bit_choices:
             data = self._pack(net, cube_header, config.patch, latents, chosen)
             if budget is None or len(data) <= budget:
                 break
-        n_values = float(np.prod(cube.shape))
-        fitted = psnr_of_mse(float(mse) / n_values)
-        return MetaEncoding(data, chosen, net, fitted, len(latents), fit_seconds)
+        fitted = psnr_of_mse(float(mse) / float(np.prod(cube.shape)))
+        details = {"bits": chosen, "base": net.name, "base_bytes": net.size,
+                   "fitted_psnr": fitted, "patches": len(latents), "fit_seconds": fit_seconds}
+        return self.encoding(data, cube, options, details=details)
 
     @staticmethod
     def _fit(net: BaseNetwork, values: np.ndarray, steps, lr, device, progress):
         """Latents (B, L) for all patches in file order (row by row), fitted in chunks of
         patches of one extent on their pixels inside the image; and the total squared
         error."""
+        from hsinr.nn.meta import fit_latents, tile_by_extent
+
         model, patch = net.model.to(device), net.config.patch
         groups = tile_by_extent(values, patch)
         per_row = math.ceil(values.shape[1] / patch)
         found = np.empty((sum(len(g) for g in groups), net.config.latent_dim), np.float32)
         chunks = [(group, start) for group in groups for start in range(0, len(group), PATCH_CHUNK)]
         total = 0.0
-        for group, start in tqdm(chunks, desc="fitting latents", disable=not progress,
-                                 leave=False):  # fmt: skip
+        for group, start in progress_bar(chunks, desc="fitting latents", enabled=progress):
             part = group.subset(slice(start, start + PATCH_CHUNK)).to(device)
             latents, mse = fit_latents(model, part, steps=steps, lr=lr)
             total += float((mse * part.targets[0].numel()).sum())
@@ -254,8 +272,8 @@ class MetaCodec(CompressingCodec):
             )
         return header, frame.payload
 
-    def describe(self, data: bytes, limits: Limits = DEFAULT) -> dict[str, object]:
-        header, _ = self.read_header(data, limits)
+    def describe(self, data: bytes, run: Run | None = None) -> dict[str, object]:
+        header, _ = self.read_header(data, (run or Run()).limits)
         return {
             **header.cube.describe(),
             "base": header.base_hash.hex(),
@@ -267,20 +285,18 @@ class MetaCodec(CompressingCodec):
             "entropy_bytes": 4 * header.words,
         }
 
-    def decode(
-        self,
-        data: bytes,
-        *,
-        base: str | Path | BaseNetwork | None = None,
-        device: str = "cpu",
-        limits: Limits = DEFAULT,
-    ) -> Cube:
-        """The cube; ``base`` is the base network the file names (the shipped one by
-        default). The latents' count and the network's work on the image's pixels are
-        checked against ``limits`` before anything is decoded; only pixels inside the
-        image are evaluated."""
+    def _decode(self, data: bytes, window: Window | None, run: Run) -> Cube:
+        """The cube; the base network is the run's, and must be the one the file names.
+        The latents' count and the network's work on the image's pixels are checked
+        against ``run.limits`` before anything is decoded; only pixels inside the image
+        are evaluated."""
+        import torch
+
+        from hsinr.nn.meta import patch_grid, render
+
+        limits, device = run.limits, run.device
         header, payload = self.read_header(data, limits)
-        net = _matching_base(header, base)
+        net = _matching_base(header, run.base)
         rows, cols, bands = header.cube.shape
         if bands > net.config.bands:
             raise container.CorruptFileError("meta file has more bands than its base network")
@@ -318,23 +334,10 @@ class MetaCodec(CompressingCodec):
         return Cube(out, name="decoded")
 
 
-def _bit_choices(bits: int | str | None, bpppb: float | None) -> tuple[int, ...]:
-    if bits is None:
-        bits = "auto" if bpppb is not None else DEFAULT_BITS
-    if bits == "auto":
-        if bpppb is None:
-            raise InputError("bits=auto needs a bit budget (bpppb)")
-        return BIT_CHOICES
-    try:
-        bits = int(bits)
-    except ValueError:
-        raise InputError(f"bits must be auto or 2-{MAX_BITS}, not {bits!r}") from None
-    if not 2 <= bits <= MAX_BITS:
-        raise InputError(f"bits must be auto or 2-{MAX_BITS}, not {bits}")
-    return (bits,)
+def _matching_base(header: MetaHeader, base):
+    """The base network ``base`` names (None: the shipped one), if it is the file's."""
+    from hsinr.basenet import BaseNetworkError, resolve_base
 
-
-def _matching_base(header: MetaHeader, base) -> BaseNetwork:
     wanted = header.base_hash.hex()
     try:
         net = resolve_base(base)

@@ -12,28 +12,39 @@ Payload: the fp16 mean and basis (``C + C k`` values), then the subclass's body.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 import numpy as np
 
 from hsinr import container
+from hsinr.codecs.base import Codec, Encoding, Options, Run, Window, option
 from hsinr.codecs.header import CubeHeader
 from hsinr.cube import Cube
 from hsinr.errors import InputError
 from hsinr.limits import DEFAULT, Limits
-from hsinr.ratecontrol import Found, bisect
+from hsinr.metrics import psnr_of_mse
+from hsinr.ratecontrol import Found, bisect, budget_bytes
 from hsinr.transforms.klt import Basis, component_counts, principal_basis, truncated
 
 _K = struct.Struct("<H")
 
 
-class PcaCodec:
+@dataclass(frozen=True)
+class PcaOptions(Options):
+    """Options of the PCA codecs."""
+
+    components: int | None = option(
+        None, "spectral components k (default: searched for the budget)", low=1, metavar="K"
+    )
+
+
+class PcaCodec(Codec):
     """Subclasses set ``name``, ``codec_id``, ``setting_range`` and the body coding."""
 
-    name: str
-    codec_id: int
+    Options = PcaOptions
     setting_range: tuple[float, float]  # the body grows with the setting
 
-    def encode_body(self, scores: np.ndarray, setting: float) -> bytes:
+    def encode_body(self, scores: np.ndarray, setting: float, run: Run) -> bytes:
         """Code the (H, W, k) component images."""
         raise NotImplementedError
 
@@ -46,41 +57,43 @@ class PcaCodec:
     def body_facts(self, body: bytes, k: int) -> dict[str, object]:
         return {}
 
-    def encode(self, cube: Cube, *, bpppb: float, components: int | None = None) -> bytes:
-        """The best file within ``bpppb``; ``components`` fixes k instead of searching it."""
+    def _encode(self, cube: Cube, options: PcaOptions, run: Run) -> Encoding:
+        """The best file within the budget; ``components`` fixes k instead of searching it."""
         header = CubeHeader.of(cube)
         rows, cols, bands = cube.shape
         values, _ = cube.normalise(np.float64)
         pixels = values.reshape(-1, bands)
         counts = component_counts(bands)
-        if components is not None:
-            if not 1 <= components <= bands:
-                raise InputError(f"components must be 1-{bands}, not {components}")
-            counts = [components]
+        if options.components is not None:
+            if options.components > bands:
+                raise InputError(f"--components must be at most the cube's {bands} bands")
+            counts = [options.components]
         basis = principal_basis(pixels, max(counts))
         all_scores = basis.project(pixels).reshape(rows, cols, -1)
-        target = bpppb * float(np.prod(cube.shape)) / 8
-        best: tuple[float, Found[bytes]] | None = None
-        smallest: Found[bytes] | None = None
+        target = budget_bytes(options.bpppb, cube.shape)
+        best: tuple[float, Found[bytes], int] | None = None
+        smallest: tuple[Found[bytes], int] | None = None
         for k in counts:
             basis_k = truncated(basis, k)
             prefix = header.pack() + _K.pack(k)
             scores = np.ascontiguousarray(all_scores[:, :, :k])
 
             def file_at(setting: float, basis_k=basis_k, prefix=prefix, scores=scores) -> bytes:
-                payload = basis_k.to_bytes() + self.encode_body(scores, setting)
+                payload = basis_k.to_bytes() + self.encode_body(scores, setting, run)
                 return container.pack(self.codec_id, prefix, payload)
 
             found = bisect(file_at, len, *self.setting_range, target)
-            if smallest is None or found.size < smallest.size:
-                smallest = found
+            if smallest is None or found.size < smallest[0].size:
+                smallest = (found, k)
             if not found.within:
                 continue
             error = self._normalised_mse(found.value, pixels)
             if best is None or error < best[0]:
-                best = (error, found)
-        chosen = best[1] if best is not None else smallest
-        return chosen.value
+                best = (error, found, k)
+        chosen, k = best[1:] if best is not None else smallest
+        psnr = psnr_of_mse(best[0]) if best is not None else None
+        return self.encoding(chosen.value, cube, options, psnr=psnr,
+                             details={"components": k, "setting": chosen.parameter})  # fmt: skip
 
     def _normalised_mse(self, data: bytes, pixels: np.ndarray) -> float:
         _, basis, scores = self._read(data)
@@ -93,9 +106,7 @@ class PcaCodec:
         return header, basis, self.decode_body(body, (rows, cols), basis.k, limits)
 
     def _parts(self, data: bytes, limits: Limits = DEFAULT) -> tuple[CubeHeader, Basis, bytes]:
-        frame = container.unpack(data)
-        if frame.codec_id != self.codec_id:
-            raise container.CorruptFileError(f"not a {self.name} file (codec id {frame.codec_id})")
+        frame = self.frame(data)
         header, used = CubeHeader.unpack_from(frame.header, limits)
         if len(frame.header) != used + _K.size:
             raise container.CorruptFileError(f"{self.name} header has the wrong length")
@@ -107,8 +118,8 @@ class PcaCodec:
         basis = Basis.from_bytes(frame.payload[:basis_bytes], bands, k)
         return header, basis, frame.payload[basis_bytes:]
 
-    def describe(self, data: bytes, limits: Limits = DEFAULT) -> dict[str, object]:
-        header, basis, body = self._parts(data, limits)
+    def describe(self, data: bytes, run: Run | None = None) -> dict[str, object]:
+        header, basis, body = self._parts(data, (run or Run()).limits)
         return {
             **header.describe(),
             "components": basis.k,
@@ -116,8 +127,8 @@ class PcaCodec:
             **self.body_facts(body, basis.k),
         }
 
-    def decode(self, data: bytes, *, limits: Limits = DEFAULT) -> Cube:
-        """The cube (its size, work and memory checked against ``limits`` first)."""
-        header, basis, scores = self._read(data, limits)
+    def _decode(self, data: bytes, window: Window | None, run: Run) -> Cube:
+        """The cube (its size, work and memory checked against ``run.limits`` first)."""
+        header, basis, scores = self._read(data, run.limits)
         scores = scores.reshape(-1, basis.k)
         return header.restore_pixels(lambda part: basis.reconstruct(scores[part]))

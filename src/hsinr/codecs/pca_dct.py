@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 import struct
+from dataclasses import dataclass
 
 import numpy as np
 
 from hsinr import container
-from hsinr.codecs.pca import PcaCodec
+from hsinr.codecs.base import Run
+from hsinr.codecs.pca import PcaCodec, PcaOptions
 from hsinr.entropy.laplace import LaplaceDecoder, encode_symbols, min_cost, scale_code, scale_of
 from hsinr.limits import Limits
 from hsinr.transforms.dct import BLOCK, from_blocks, to_blocks
@@ -45,13 +47,21 @@ def _scales_per_symbol(codes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.broadcast_to(per_position[:, None, None], shape).reshape(-1)
 
 
+@dataclass(frozen=True)
+class PcaDctOptions(PcaOptions):
+    """``pca-dct``'s options: the budget and k."""
+
+
 class PcaDctCodec(PcaCodec):
     name = "pca-dct"
     codec_id = 4
+    summary = ("spectral PCA to k components, 8 x 8 DCT, one uniform step, Laplace ANS; k and "
+               "the step searched for the budget")  # fmt: skip
+    Options = PcaDctOptions
     # setting = -ln(q): from a coarse step (small file) to a fine one
     setting_range = (-math.log(4.0), -math.log(1e-5))
 
-    def encode_body(self, scores: np.ndarray, setting: float) -> bytes:
+    def encode_body(self, scores: np.ndarray, setting: float, run: Run) -> bytes:
         coefficients = to_blocks(scores)
         step = np.float32(math.exp(-setting))
         peak = float(np.abs(coefficients).max())

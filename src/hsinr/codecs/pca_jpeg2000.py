@@ -14,38 +14,52 @@ from __future__ import annotations
 
 import io
 import struct
+from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from hsinr import container
+from hsinr.codecs.base import Run
 from hsinr.codecs.header import finite_values
 from hsinr.codecs.parts import decode_image, join_parts, split_parts
-from hsinr.codecs.pca import PcaCodec
+from hsinr.codecs.pca import PcaCodec, PcaOptions
 from hsinr.limits import Limits
 
 _SCALE = struct.Struct("<f")
 LEVELS = 65535
 
 
+@dataclass(frozen=True)
+class PcaJpeg2000Options(PcaOptions):
+    """``pca-jpeg2000``'s options: the budget and k."""
+
+
 class PcaJpeg2000Codec(PcaCodec):
     name = "pca-jpeg2000"
     codec_id = 5
+    summary = ("spectral PCA to k components, each a 16-bit JPEG 2000 codestream at one shared "
+               "PSNR target (Du & Fowler 2007); k and the target searched")  # fmt: skip
+    Options = PcaJpeg2000Options
     setting_range = (5.0, 110.0)  # the per-component PSNR target in dB
 
-    def encode_body(self, scores: np.ndarray, setting: float) -> bytes:
+    def encode_body(self, scores: np.ndarray, setting: float, run: Run) -> bytes:
+        """The components coded in ``run.jobs`` threads (the same bytes in any number)."""
+        from PIL import Image
+
         low = scores.min(axis=(0, 1)).astype(np.float32)
         spans = scores.max(axis=(0, 1)) - low
         scale = np.float32(LEVELS / max(float(spans.max()), 1e-12))
         images = np.clip(np.rint((scores - low) * float(scale)), 0, LEVELS).astype(np.uint16)
-        parts = []
-        for component in range(scores.shape[2]):
+
+        def coded(component: int) -> bytes:
             buffer = io.BytesIO()
             Image.fromarray(images[:, :, component]).save(
                 buffer, format="JPEG2000", quality_mode="dB", quality_layers=[setting],
                 irreversible=True, no_jp2=True,
             )  # fmt: skip
-            parts.append(buffer.getvalue())
+            return buffer.getvalue()
+
+        parts = run.map(coded, range(scores.shape[2]))
         return _SCALE.pack(scale) + low.astype("<f4").tobytes() + join_parts(parts)
 
     def decode_body(self, body: bytes, shape: tuple[int, int], k: int,

@@ -14,18 +14,18 @@ from __future__ import annotations
 import numpy as np
 
 from hsinr import container
+from hsinr.codecs.base import Codec, Encoding, Options, Run, Window
 from hsinr.codecs.header import CubeHeader, finite_values
 from hsinr.codecs.parts import PARTS_OVERHEAD, decode_image, join_parts, split_parts
 from hsinr.cube import Cube
 from hsinr.limits import DEFAULT, Limits
-from hsinr.ratecontrol import bisect
+from hsinr.ratecontrol import bisect, budget_bytes
 
 _SCALES = np.dtype("<f4")
-class PerBandCodec:
-    """Base of the per-band image codecs; subclasses set the image type and the setting."""
+class PerBandCodec(Codec):
+    """Base of the per-band image codecs; subclasses set the image type and the setting.
+    Bands are coded in ``run.jobs`` threads (the same bytes in any number)."""
 
-    name: str
-    codec_id: int
     kind: str  # Pillow's name of the parts' image format
     image_dtype: np.dtype  # uint8 or uint16
     setting_range: tuple[float, float]  # the file grows with the setting
@@ -46,17 +46,17 @@ class PerBandCodec:
         scaled = np.rint((values - low) / span * self.levels)
         return np.stack([low, high], axis=1), scaled.astype(self.image_dtype)
 
-    def encode(self, cube: Cube, *, bpppb: float) -> bytes:
-        """The smallest-distortion file within ``bpppb`` (or the smallest file reachable)."""
+    def _encode(self, cube: Cube, options: Options, run: Run) -> Encoding:
+        """The smallest-distortion file within the budget (or the smallest file reachable)."""
         header = CubeHeader.of(cube)
         values, _ = cube.normalise(np.float64)
         scales, images = self.band_images(values)
         prefix = header.pack()
         fixed = container.OVERHEAD + len(prefix) + scales.nbytes
-        target = bpppb * float(np.prod(cube.shape)) / 8
+        target = budget_bytes(options.bpppb, cube.shape)
 
         def parts_at(setting: float) -> list[bytes]:
-            return [self.encode_band(images[:, :, b], setting) for b in range(cube.bands)]
+            return run.map(lambda b: self.encode_band(images[:, :, b], setting), range(cube.bands))
 
         def size_of(parts: list[bytes]) -> int:
             return fixed + sum(len(p) + PARTS_OVERHEAD for p in parts)
@@ -64,19 +64,17 @@ class PerBandCodec:
         found = bisect(parts_at, size_of, *self.setting_range, target, integer=self.integer_setting)
         parts = found.value
         if self.integer_setting and found.within and found.parameter < self.setting_range[1]:
-            better = found.parameter + 1
+            upgrades = parts_at(found.parameter + 1)  # each band one step up, in order, if it fits
             size = size_of(parts)
-            for band in range(cube.bands):
-                upgraded = self.encode_band(images[:, :, band], better)
+            for band, upgraded in enumerate(upgrades):
                 if size - len(parts[band]) + len(upgraded) <= target:
                     size += len(upgraded) - len(parts[band])
                     parts[band] = upgraded
-        return container.pack(self.codec_id, prefix, scales.tobytes() + join_parts(parts))
+        data = container.pack(self.codec_id, prefix, scales.tobytes() + join_parts(parts))
+        return self.encoding(data, cube, options, details={"setting": found.parameter})
 
     def _read(self, data: bytes, limits: Limits = DEFAULT):
-        frame = container.unpack(data)
-        if frame.codec_id != self.codec_id:
-            raise container.CorruptFileError(f"not a {self.name} file (codec id {frame.codec_id})")
+        frame = self.frame(data)
         header, _ = CubeHeader.unpack_from(frame.header, limits)
         bands = header.shape[2]
         scale_bytes = bands * 2 * _SCALES.itemsize
@@ -86,18 +84,18 @@ class PerBandCodec:
         scales = finite_values(scales, f"{self.name} band scales")
         return header, scales, split_parts(frame.payload[scale_bytes:], bands)
 
-    def describe(self, data: bytes, limits: Limits = DEFAULT) -> dict[str, object]:
-        header, _, parts = self._read(data, limits)
+    def describe(self, data: bytes, run: Run | None = None) -> dict[str, object]:
+        header, _, parts = self._read(data, (run or Run()).limits)
         return {
             **header.describe(),
             "band_bytes_min": min(len(p) for p in parts),
             "band_bytes_max": max(len(p) for p in parts),
         }
 
-    def decode(self, data: bytes, *, limits: Limits = DEFAULT) -> Cube:
+    def _decode(self, data: bytes, window: Window | None, run: Run) -> Cube:
         """The cube; every band's codestream is checked before any is decoded, and each
         is written straight into the output (memory: the output and one band)."""
-        header, scales, parts = self._read(data, limits)
+        header, scales, parts = self._read(data, run.limits)
         rows, cols, bands = header.shape
         for part in parts:
             decode_image(part, (rows, cols), self.kind, self.image_dtype, check_only=True)

@@ -19,26 +19,28 @@ paper's Table I fields, what exact decoding needs, and the weights in fp32 or fp
 from __future__ import annotations
 
 import copy
+import dataclasses
 import struct
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
 
 from hsinr import container
-from hsinr.codecs._compressing import CompressingCodec
+from hsinr.codecs.base import Codec, Encoding, Options, Run, Window, option
 from hsinr.codecs.header import checked_scale
 from hsinr.cube import Cube, Normalisation
 from hsinr.errors import InputError
-from hsinr.limits import DEFAULT, Limits
-from hsinr.nn.fit import FitResult, fit, full_mse, psnr_of_mse
-from hsinr.nn.qat import quantisation_aware
-from hsinr.nn.search import Arch, Trial
-from hsinr.nn.search import search as search_architectures
-from hsinr.nn.siren import Siren, grid
+from hsinr.metrics import psnr_of_mse
+from hsinr.nn.arch import Arch
+from hsinr.progress import progress_bar
 from hsinr.quantise.weights import body_size, decode_weights, encode_weights, group_count
+from hsinr.ratecontrol import budget_bytes
+
+if TYPE_CHECKING:
+    from hsinr.nn.search import Trial
+    from hsinr.nn.siren import Siren
 
 CODEC_ID = 1
 HEADER = struct.Struct("<HHHBBBBdd")
@@ -55,18 +57,6 @@ MAX_SIDE = 0xFFFF
 MAX_LAYER_SIZE = 0xFF
 SEARCH_DEPTHS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25)
 DECODE_CHUNK = 65536  # pixels evaluated at once when decoding
-
-
-@dataclass
-class SirenEncoding:
-    """What :func:`SirenCodec.compress` did: the file and how it was made."""
-
-    data: bytes
-    arch: Arch
-    precision: int
-    fit: FitResult
-    trials: list[Trial] = field(default_factory=list)
-    storage: Storage | None = None
 
 
 @dataclass(frozen=True)
@@ -180,30 +170,89 @@ def _check_shape(shape: tuple[int, int, int]) -> None:
         raise InputError(f"the siren codec stores sizes as 16 bits: {shape} exceeds {MAX_SIDE}")
 
 
-def _check_bits(bits: int | str) -> int:
-    try:
-        value = int(bits)
-    except (TypeError, ValueError):
-        raise InputError(f"bits must be auto or {MIN_BITS}-{MAX_BITS}, not {bits!r}") from None
-    if not MIN_BITS <= value <= MAX_BITS:
-        raise InputError(f"bits must be auto or {MIN_BITS}-{MAX_BITS}, not {value}")
-    return value
+def _bits(value) -> int | str:
+    """``auto`` or a whole number of bits, 4-16."""
+    if value == "auto":
+        return "auto"
+    bits = int(value)
+    if bits != value and str(bits) != str(value).strip():
+        raise ValueError(f"must be auto or {MIN_BITS}-{MAX_BITS}, not {value!r}")
+    if not MIN_BITS <= bits <= MAX_BITS:
+        raise ValueError(f"must be auto or {MIN_BITS}-{MAX_BITS}, not {bits}")
+    return bits
+
+
+def _arch(value) -> str:
+    """A network as ``LAYERSxWIDTH`` text, from text or a (layers, width) pair."""
+    arch = Arch.parse(value) if isinstance(value, str) else Arch(*(int(v) for v in value))
+    _check_arch(arch)
+    return str(arch)
 
 
 def _check_arch(arch: Arch) -> None:
     layers_ok = 1 <= arch.hidden_layers <= MAX_LAYER_SIZE
     if not (layers_ok and MIN_WIDTH <= arch.width <= MAX_LAYER_SIZE):
-        raise InputError(
+        raise ValueError(
             f"architecture {arch}: layers must be 1-{MAX_LAYER_SIZE} and width "
             f"{MIN_WIDTH}-{MAX_LAYER_SIZE}"
         )
 
 
-class SirenCodec(CompressingCodec):
-    """Per-image SIREN codec (``encode`` aims at a bpppb budget; ``decode`` needs only bytes)."""
+@dataclass(frozen=True)
+class SirenOptions(Options):
+    """``siren``'s options (the CRV 2023 paper's fitting, and quantised weights)."""
+
+    precision: int = option(32, "weight precision in bits, fp32 or fp16", choices=(16, 32))
+    bits: int | str | None = option(
+        None, f"quantise the weights to N bits ({MIN_BITS}-{MAX_BITS}) and entropy-code them, "
+        "or auto: fp16 or 6 / 8 / 10 / 12 bits, whichever fits the budget best in a brief fit",
+        convert=_bits, metavar="N|auto",
+    )  # fmt: skip
+    granularity: str = option("tensor", "one weight quantiser per tensor or per output channel",
+                              choices=("tensor", "channel"))  # fmt: skip
+    qat_iterations: int | None = option(
+        None, "quantisation-aware fine-tuning iterations, taken out of --iters (a tenth)",
+        low=0, flag="--qat-iters", metavar="N",
+    )  # fmt: skip
+    arch: str | None = option(
+        None, "the network as LAYERSxWIDTH, e.g. 6x32 (default: the deepest that fits the "
+        "budget at least 3x as wide as deep)", convert=_arch,
+    )  # fmt: skip
+    search: bool = option(False, "fit every network that fits the budget briefly, keep the best")
+    iterations: int = option(2000, "Adam fitting iterations", low=0, flag="--iters", metavar="N")
+    search_iterations: int = option(300, "iterations per network or bits tried by a search",
+                                    low=1, flag="--search-iters", metavar="N")  # fmt: skip
+    lr: float = option(2e-4, "Adam learning rate (default: the paper's 2e-4)", above=0.0)
+    schedule: str = option("constant", "learning-rate schedule", choices=("constant", "cosine"))
+    max_seconds: float | None = option(None, "stop fitting after this wall time, seconds",
+                                       above=0.0, metavar="S")  # fmt: skip
+    target_psnr: float | None = option(None, "stop fitting at this PSNR, dB", metavar="DB")
+    batch_size: int | None = option(None, "random pixels per step (default: all of them)",
+                                    low=1, metavar="N")  # fmt: skip
+
+    def check(self) -> None:
+        if self.arch is None and self.bpppb is None:
+            raise InputError("codec siren needs a budget (--bpppb) or a network (--arch)")
+        if self.arch is not None and self.search:
+            raise InputError("--arch and --search exclude each other")
+        if self.bits == "auto" and (self.bpppb is None or self.arch is not None or self.search):
+            raise InputError("--bits auto chooses the network for a budget: give --bpppb only")
+
+
+class SirenCodec(Codec):
+    """Per-image SIREN codec (the CRV 2023 paper): a network overfitted to the cube."""
 
     name = "siren"
     codec_id = CODEC_ID
+    summary = "per-image SIREN (CRV 2023): a sine MLP overfitted to the cube, its weights stored"
+    Options = SirenOptions
+    needs_budget = False  # a network will do
+    windowed = True
+    example_options: ClassVar[dict[str, Any]] = {"bpppb": 0.1, "precision": 16,
+                                                 "iterations": 3000}  # fmt: skip
+
+    def uses_device(self, options: SirenOptions) -> bool:
+        return True
 
     # -- rate arithmetic ---------------------------------------------------------------
     @staticmethod
@@ -252,81 +301,57 @@ class SirenCodec(CompressingCodec):
 
     # -- encoding ------------------------------------------------------------------------
 
-    def compress(
-        self,
-        cube: Cube,
-        *,
-        bpppb: float | None = None,
-        precision: int = 32,
-        bits: int | str | None = None,
-        granularity: str = "tensor",
-        qat_iterations: int | None = None,
-        arch: Arch | str | tuple[int, int] | None = None,
-        search: bool = False,
-        iterations: int = 2000,
-        search_iterations: int = 300,
-        lr: float = 2e-4,
-        schedule: str = "constant",
-        max_seconds: float | None = None,
-        target_psnr: float | None = None,
-        batch_size: int | None = None,
-        seed: int = 0,
-        device: str = "cpu",
-        progress: bool = True,
-    ) -> SirenEncoding:
-        """Fit a SIREN to ``cube`` within ``bpppb`` and pack it.
+    def _encode(self, cube: Cube, options: SirenOptions, run: Run) -> Encoding:
+        """Fit a SIREN to ``cube`` within the budget and pack it (see :class:`SirenOptions`).
 
-        Weights are stored in fp``precision``, or with ``bits`` (4-16) quantised per
-        tensor or per output channel (``granularity``) and entropy-coded, after
-        ``qat_iterations`` of quantisation-aware fine-tuning (taken out of
-        ``iterations``; a tenth by default). ``bits="auto"`` fits each candidate
-        (fp16 and 6 / 8 / 10 / 12 bits, each with its default network) for
-        ``search_iterations`` and keeps the best within the budget.
-
+        Weights are stored in fp``precision``, or with ``bits`` (4-16) quantised per tensor
+        or per output channel (``granularity``) and entropy-coded, after
+        ``qat_iterations`` of quantisation-aware fine-tuning (taken out of ``iterations``;
+        a tenth by default). ``bits="auto"`` fits each candidate (fp16 and 6 / 8 / 10 / 12
+        bits, each with its default network) for ``search_iterations`` and keeps the best.
         The network is ``arch`` when given, the best of a brief search over the networks
-        that fit the budget with ``search=True``, else :meth:`default_arch`.
+        that fit the budget with ``search``, else :meth:`default_arch`.
         """
-        if precision not in PRECISIONS:
-            raise InputError(f"precision must be 16 or 32 bits, not {precision}")
-        if granularity not in GRANULARITY_CODES:
-            raise InputError(f"granularity must be tensor or channel, not {granularity!r}")
+        import torch
+
+        from hsinr.nn.fit import fit
+        from hsinr.nn.qat import quantisation_aware
+        from hsinr.nn.search import search as search_architectures
+        from hsinr.nn.siren import Siren
+
         _check_shape(cube.shape)
-        if arch is None and bpppb is None:
-            raise InputError("give a bit budget (bpppb) or an architecture")
-        if bpppb is not None and bpppb <= 0:
-            raise InputError(f"the bit budget must be positive, not {bpppb}")
-        if bits == "auto" and (bpppb is None or arch is not None or search):
-            raise InputError("bits=auto chooses the network for a budget: give bpppb only")
-        storage = Storage(precision) if bits is None else Storage(16, 0)
+        bpppb, bits, arch = options.bpppb, options.bits, options.arch
+        seed, device, progress = run.seed, run.device, run.progress
+        iterations = options.iterations
+        storage = Storage(options.precision) if bits is None else Storage(16, 0)
         if bits not in (None, "auto"):
-            storage = Storage(precision, _check_bits(bits), granularity)
+            storage = Storage(options.precision, bits, options.granularity)
         coords, targets, scale = self._training_data(cube, device)
-        fit_options = {"lr": lr, "batch_size": batch_size}
+        fit_options = {"lr": options.lr, "batch_size": options.batch_size}
         trials: list[Trial] = []
         model = None
         if bits == "auto":
             trials = self._storage_trials(
-                cube.shape, bpppb, granularity, coords, targets, search_iterations, seed,
-                progress, fit_options,
+                cube.shape, bpppb, options.granularity, coords, targets,
+                options.search_iterations, seed, progress, fit_options,
             )  # fmt: skip
             storage, arch, model = trials[0].storage, trials[0].arch, trials[0].model
         elif arch is not None:
-            arch = Arch.parse(arch) if isinstance(arch, str) else Arch(*arch)
-            _check_arch(arch)
+            arch = Arch.parse(arch)
             needed = self.bpppb_of(cube.shape, arch, storage)
             if bpppb is not None and needed > bpppb * (1 + 1e-9):
                 raise InputError(
                     f"architecture {arch} needs {needed:.4g} "
                     f"bpppb with {storage} weights, over the budget of {bpppb:g}"
                 )
-        elif search:
+        elif options.search:
             candidates = self.candidates(cube.shape, bpppb, storage)
             if not candidates:
                 self.default_arch(cube.shape, bpppb, storage)  # raises the minimum-rate error
             trials = search_architectures(
                 candidates, coords, targets,
                 bpppb_of={a: self.bpppb_of(cube.shape, a, storage) for a in candidates},
-                iterations=search_iterations, seed=seed, progress=progress, **fit_options,
+                iterations=options.search_iterations, seed=seed, progress=progress, **fit_options,
             )  # fmt: skip
             arch, model = trials[0].arch, trials[0].model
         else:
@@ -334,6 +359,7 @@ class SirenCodec(CompressingCodec):
         if model is None:
             torch.manual_seed(seed)
             model = Siren(arch.hidden_layers, arch.width, cube.bands).to(device)
+        qat_iterations = options.qat_iterations
         qat = (
             0
             if not storage.bits
@@ -341,8 +367,8 @@ class SirenCodec(CompressingCodec):
         )
         generator = torch.Generator().manual_seed(seed)
         result = fit(
-            model, coords, targets, iterations=iterations - qat, schedule=schedule,
-            max_seconds=max_seconds, target_psnr=target_psnr, generator=generator,
+            model, coords, targets, iterations=iterations - qat, schedule=options.schedule,
+            max_seconds=options.max_seconds, target_psnr=options.target_psnr, generator=generator,
             progress=progress, description=f"fitting {arch}", **fit_options,
         )  # fmt: skip
         if qat:
@@ -354,9 +380,16 @@ class SirenCodec(CompressingCodec):
             cube.width, cube.height, cube.bands, arch, storage.precision, cube.dtype, scale
         )
         data = self._pack(header, model, storage, bpppb, cube.shape)
+        details = {
+            "arch": str(arch), "weights": str(storage), "params": arch.param_count(cube.bands),
+            "fit": dataclasses.asdict(result),
+            "trials": [{"arch": str(t.arch), "params": t.params, "bpppb": t.bpppb, "psnr": t.psnr,
+                        "seconds": t.seconds, "weights": str(t.storage or storage)}
+                       for t in trials],
+        }  # fmt: skip
         for trial in trials:
             trial.model = None  # free the candidates
-        return SirenEncoding(data, arch, storage.precision, result, trials, storage)
+        return self.encoding(data, cube, options, psnr=result.best_psnr, details=details)
 
     def _pack(self, header: SirenHeader, model: Siren, storage: Storage, bpppb, shape) -> bytes:
         """The file; quantised weights fall back to fewer bits if the estimate overshot."""
@@ -369,7 +402,7 @@ class SirenCodec(CompressingCodec):
                 )
             return container.pack(CODEC_ID, header.pack(), weights.tobytes())
         tensors = [t.detach().cpu().numpy() for t in model.ordered_parameters()]
-        budget = None if bpppb is None else bpppb * float(np.prod(shape)) / 8
+        budget = None if bpppb is None else budget_bytes(bpppb, shape)
         for bits in range(storage.bits, MIN_BITS - 1, -1):
             body, words = encode_weights(tensors, bits, storage.per)
             quantised = replace(header, bits=bits, per=storage.per, words=words)
@@ -384,9 +417,15 @@ class SirenCodec(CompressingCodec):
                         fit_options) -> list[Trial]:  # fmt: skip
         """Brief fits of fp16 and each quantised width with its default network; the
         trials that fit the budget, best PSNR (of the stored weights) first."""
+        import torch
+
+        from hsinr.nn.fit import fit, full_mse
+        from hsinr.nn.search import Trial
+        from hsinr.nn.siren import Siren
+
         options = [Storage(16)] + [Storage(16, bits, per) for bits in BIT_CHOICES]
         trials = []  # every packed trial fits the budget: _pack falls back to fewer bits
-        for storage in tqdm(options, desc="bits search", disable=not progress, leave=False):
+        for storage in progress_bar(options, desc="bits search", enabled=progress):
             try:
                 arch = self.default_arch(shape, bpppb, storage)
             except InputError:
@@ -412,6 +451,10 @@ class SirenCodec(CompressingCodec):
 
     @staticmethod
     def _training_data(cube: Cube, device: str):
+        import torch
+
+        from hsinr.nn.siren import grid
+
         values, scale = cube.normalise(np.float32)
         coords = grid(cube.height, cube.width).to(device)
         targets = torch.from_numpy(values.reshape(-1, cube.bands)).to(device)
@@ -448,7 +491,7 @@ class SirenCodec(CompressingCodec):
             raise container.CorruptFileError("siren weights hold NaN or infinite values")
         return weights
 
-    def describe(self, data: bytes, limits: Limits = DEFAULT) -> dict[str, object]:
+    def describe(self, data: bytes, run: Run | None = None) -> dict[str, object]:
         """The checked header's fields, as plain values (for ``hsinr info``)."""
         header, _ = self.read_header(data)
         facts: dict[str, object] = {
@@ -466,30 +509,24 @@ class SirenCodec(CompressingCodec):
             facts["precision_bits"] = header.precision
         return facts
 
-    def decode(
-        self,
-        data: bytes,
-        *,
-        rows: slice = slice(None),
-        cols: slice = slice(None),
-        bands: slice = slice(None),
-        device: str = "cpu",
-        limits: Limits = DEFAULT,
-    ) -> Cube:
-        """The cube, or only a window of ``rows`` / ``cols`` and a range of ``bands``.
+    def _decode(self, data: bytes, window: Window | None, run: Run) -> Cube:
+        """The cube, or only a window of rows / cols and a range of bands.
 
         The network is evaluated on the window's pixels only, in chunks, and its output
-        layer only for the requested bands, so memory is bounded by the output; the
-        work (pixels x multiply-adds per pixel) is checked against ``limits`` first.
+        layer only for the window's bands, so memory is bounded by the output; the window
+        and the work (pixels x multiply-adds per pixel) are checked against
+        ``run.limits`` first.
         """
+        import torch
+
+        from hsinr.nn.siren import Siren, grid
+
         header, payload = self.read_header(data)
-        if any(part.step not in (None, 1) for part in (rows, cols, bands)):
-            raise InputError("windows and band ranges must be contiguous (step 1)")
-        row_ids = range(header.height)[rows]
-        col_ids = range(header.width)[cols]
-        band_ids = range(header.bands)[bands]
-        if len(row_ids) * len(col_ids) * len(band_ids) == 0:
-            raise InputError("the requested window or band range is empty")
+        row_ids, col_ids, band_ids = (window or Window()).checked(header.shape)
+        rows = slice(row_ids.start, row_ids.stop)
+        cols = slice(col_ids.start, col_ids.stop)
+        bands = slice(band_ids.start, band_ids.stop)
+        limits, device = run.limits, run.device
         limits.check_shape((len(row_ids), len(col_ids), len(band_ids)), "the decoded window")
         arch, pixels = header.arch, len(row_ids) * len(col_ids)
         per_pixel = 2 * arch.width + (arch.hidden_layers - 1) * arch.width**2

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+
+from hsinr.metrics import psnr_of_mse
+from hsinr.progress import progress_bar
 
 SCHEDULES = ("constant", "cosine")
 MAX_RECOVERIES = 5
@@ -42,11 +44,6 @@ class FitResult:
     recoveries: int = 0
     curve: list[float] = field(default_factory=list)
     curve_iterations: list[int] = field(default_factory=list)
-
-
-def psnr_of_mse(mse: float) -> float:
-    """PSNR in dB of an MSE on values normalised to [0, 1]."""
-    return math.inf if mse <= 0 else -10.0 * math.log10(mse)
 
 
 @torch.no_grad()
@@ -113,7 +110,7 @@ def fit(
     best_mse, best_iteration, best = math.inf, 0, _snapshot(model)
     result = FitResult(-math.inf, 0, 0, 0.0, "iterations")
     start = time.perf_counter()
-    bar = tqdm(total=iterations, desc=description, disable=not progress, leave=False)
+    bar = progress_bar(total=iterations, desc=description, enabled=progress)
 
     def consider(mse: float, iteration: int) -> None:
         nonlocal best_mse, best_iteration, best

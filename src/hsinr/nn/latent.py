@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from hsinr.progress import progress_bar
 from hsinr.transforms.wavelet import Wavelet2D
 
 
@@ -117,9 +117,7 @@ def train(
 
     weight = lagrangian(step) / target.numel()
     noisy_until = int(settings.noise_fraction * settings.iterations)
-    bar = tqdm(
-        range(settings.iterations), desc="rate-distortion", disable=not progress, leave=False
-    )
+    bar = progress_bar(range(settings.iterations), desc="rate-distortion", enabled=progress)
     for iteration in bar:
         noisy = iteration < noisy_until
         y = _rounded(z, noisy)

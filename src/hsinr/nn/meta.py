@@ -31,16 +31,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from hsinr.nn.fit import psnr_of_mse
+from hsinr.metrics import psnr_of_mse
+from hsinr.nn.meta_settings import INNER_LR, INNER_STEPS, MetaTraining
 from hsinr.nn.modulated import ModulatedSiren
 from hsinr.nn.siren import grid
+from hsinr.progress import progress_bar
 
-INNER_LR = 1e-2
-OUTER_LR = 3e-6
-INNER_STEPS = 3
-CLIP_NORM = 1.0  # outer gradient norm limit
 SPIKE_DB = 10.0  # a step this far below the recent median PSNR is not applied
 
 
@@ -242,25 +239,6 @@ def mean_spectrum(scenes: Sequence[np.ndarray], bands: int) -> np.ndarray:
 
 
 @dataclass
-class MetaTraining:
-    """Settings of a meta-training run (the outer loop sees ``batch`` patches per step)."""
-
-    steps: int = 2000
-    batch: int = 8
-    inner_steps: int = INNER_STEPS
-    inner_lr: float = INNER_LR
-    outer_lr: float = OUTER_LR
-    second_order: bool = True
-    clip: float = CLIP_NORM
-
-    def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch < 1 or self.inner_steps < 1:
-            raise ValueError("steps, batch and inner steps must be positive")
-        if not (self.inner_lr > 0 and self.outer_lr > 0 and self.clip > 0):
-            raise ValueError("learning rates and the gradient clip must be positive")
-
-
-@dataclass
 class TrainingState:
     """Everything a resumed run needs: the step reached, the optimiser, the sampler's random
     state and the loss history (the outer loss's PSNR after the inner steps, per step)."""
@@ -296,8 +274,8 @@ def meta_train(
     """Run the outer loop from ``state.step`` to ``settings.steps``; ``on_checkpoint`` is
     called every ``checkpoint_every`` steps and at the end."""
     model.to(device).train()
-    bar = tqdm(total=settings.steps, initial=state.step, desc="meta-training",
-               disable=not progress, leave=False)  # fmt: skip
+    bar = progress_bar(total=settings.steps, initial=state.step, desc="meta-training",
+                       enabled=progress)  # fmt: skip
     while state.step < settings.steps:
         patches = state.sampler.sample(settings.batch).to(device)
         latents = adapt(

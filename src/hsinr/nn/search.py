@@ -9,35 +9,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import torch
-from tqdm.auto import tqdm
 
+from hsinr.nn.arch import Arch
 from hsinr.nn.fit import fit
-from hsinr.nn.siren import Siren, siren_param_count
-
-
-class Arch(NamedTuple):
-    """A SIREN shape: ``hidden_layers`` sine layers of ``width`` units."""
-
-    hidden_layers: int
-    width: int
-
-    def __str__(self) -> str:
-        return f"{self.hidden_layers}x{self.width}"
-
-    @classmethod
-    def parse(cls, text: str) -> Arch:
-        """``"6x32"`` -> ``Arch(6, 32)``."""
-        try:
-            layers, width = (int(part) for part in text.lower().split("x"))
-        except ValueError:
-            raise ValueError(f"architecture {text!r} is not LAYERSxWIDTH, e.g. 6x32") from None
-        return cls(layers, width)
-
-    def param_count(self, bands: int) -> int:
-        return siren_param_count(self.hidden_layers, self.width, bands)
+from hsinr.nn.siren import Siren
+from hsinr.progress import progress_bar
 
 
 @dataclass
@@ -68,7 +46,7 @@ def search(
     """Fit each candidate for ``iterations`` steps; the trials, best PSNR first."""
     bands = targets.shape[1]
     trials = []
-    for arch in tqdm(candidates, desc="architecture search", disable=not progress, leave=False):
+    for arch in progress_bar(candidates, desc="architecture search", enabled=progress):
         torch.manual_seed(seed)
         model = Siren(arch.hidden_layers, arch.width, bands).to(coords.device)
         started = time.perf_counter()

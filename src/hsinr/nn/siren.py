@@ -23,16 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
-IN_FEATURES = 2
+from hsinr.nn.arch import IN_FEATURES, siren_param_count
+
 W0 = 30.0
-
-
-def siren_param_count(hidden_layers: int, width: int, bands: int) -> int:
-    """Exact number of weights and biases of a SIREN with these sizes."""
-    first = IN_FEATURES * width + width
-    hidden = (hidden_layers - 1) * (width * width + width)
-    last = width * bands + bands
-    return first + hidden + last
 
 
 class SineLayer(nn.Module):
