@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from hsinr import io
 from hsinr.cube import Cube
@@ -244,6 +243,8 @@ def ground_truth(name: str, data_dir: str | os.PathLike[str] | None = None) -> n
         raise DatasetError(f"scene {name!r}: ground truth {entry.filename} is not in {path.parent}")
     _check_hash(path, entry)
     try:
+        import scipy.io
+
         labels = scipy.io.loadmat(path, variable_names=[entry.var])[entry.var]
     except (KeyError, ValueError, OSError) as exc:
         raise DatasetError(f"{path}: cannot read the variable {entry.var!r}: {exc}") from exc

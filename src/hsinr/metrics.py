@@ -28,7 +28,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 
 from hsinr.cube import Cube
 from hsinr.errors import InputError
@@ -125,6 +124,8 @@ def sam(original: ArrayOrCube, decoded: ArrayOrCube) -> float:
 
 def ssim(original: ArrayOrCube, decoded: ArrayOrCube) -> float:
     """Mean over bands of 2-D SSIM (Gaussian window, data range = the global R)."""
+    from scipy.ndimage import gaussian_filter
+
     a, b = _pair(original, decoded)
     value_range = data_range(a) or 1.0
     c1, c2 = (SSIM_K1 * value_range) ** 2, (SSIM_K2 * value_range) ** 2

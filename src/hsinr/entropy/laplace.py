@@ -23,7 +23,6 @@ the code stands for.
 
 from __future__ import annotations
 
-import constriction
 import numpy as np
 
 from hsinr.container import CorruptFileError
@@ -168,6 +167,8 @@ def encode_symbols(symbols, scales, low: int, high: int, means=None) -> np.ndarr
     symbols = np.asarray(symbols, dtype=np.int32).reshape(-1)
     scales = np.asarray(scales, dtype=np.float64).reshape(-1)
     means = np.zeros(symbols.size) if means is None else np.asarray(means, np.float64)
+    import constriction
+
     coder = constriction.stream.stack.AnsCoder()
     model = constriction.stream.model.QuantizedLaplace(low, high)
     coder.encode_reverse(symbols, model, means.reshape(-1), scales)
@@ -194,6 +195,8 @@ class LaplaceDecoder:
         if not (low <= high and high - low <= 2 * MAX_BOUND):
             raise CorruptFileError(f"symbol range {low}..{high} is out of range")
         self.low, self.high = int(low), int(high)
+        import constriction
+
         self.model = constriction.stream.model.QuantizedLaplace(self.low, self.high)
         try:
             self.coder = constriction.stream.stack.AnsCoder(np.asarray(words, dtype=np.uint32))

@@ -20,6 +20,7 @@ leaves no partial output. Save-then-load gives back the same values, bit for bit
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import warnings
@@ -31,36 +32,50 @@ from pathlib import Path
 from hsinr._options import check_options
 from hsinr.cube import Cube
 from hsinr.errors import HsinrError, InputError, UnsupportedFormatError
-from hsinr.io import envi, mat, npy, tiff
 from hsinr.limits import DEFAULT, Limits
+
+ENVI_HEADER_SUFFIX = ".hdr"
+ENVI_DATA_SUFFIXES = (".img", ".dat", ".raw", ".bsq", ".bil", ".bip")
 
 
 @dataclass(frozen=True)
 class FileFormat:
-    """One file format: the suffixes it answers to and its reader / writer."""
+    """One file format: the suffixes it answers to, and the module (``hsinr.io.NAME``,
+    imported when the format is first used) with its reader, writer and, for formats of
+    several files, the function listing them."""
 
     name: str
     load_suffixes: tuple[str, ...]
     save_suffixes: tuple[str, ...]
-    read: Callable[[Path, str | None, Limits], Cube]
-    write: Callable[..., None]
+    module: str
+    reader: str = "load"
+    writer: str = "save"
     takes_var: bool = False
-    parts: Callable[[Path], list[Path]] | None = None
+    lister: str | None = None
+
+    def _function(self, name: str) -> Callable:
+        return getattr(importlib.import_module(f"hsinr.io.{self.module}"), name)
+
+    @property
+    def read(self) -> Callable[[Path, str | None, Limits], Cube]:
+        return self._function(self.reader)
+
+    @property
+    def write(self) -> Callable[..., None]:
+        return self._function(self.writer)
+
+    @property
+    def parts(self) -> Callable[[Path], list[Path]] | None:
+        return None if self.lister is None else self._function(self.lister)
 
 
 FORMATS: tuple[FileFormat, ...] = (
-    FileFormat("MATLAB", (".mat",), (".mat",), mat.load, mat.save, takes_var=True),
-    FileFormat("NumPy .npy", (".npy",), (".npy",), npy.load_npy, npy.save_npy),
-    FileFormat("NumPy .npz", (".npz",), (".npz",), npy.load_npz, npy.save_npz, takes_var=True),
-    FileFormat(
-        "ENVI",
-        (envi.HEADER_SUFFIX, *envi.DATA_SUFFIXES),
-        (envi.HEADER_SUFFIX,),
-        envi.load,
-        envi.save,
-        parts=envi.storage_paths,
-    ),
-    FileFormat("TIFF", (".tif", ".tiff"), (".tif", ".tiff"), tiff.load, tiff.save),
+    FileFormat("MATLAB", (".mat",), (".mat",), "mat", takes_var=True),
+    FileFormat("NumPy .npy", (".npy",), (".npy",), "npy", "load_npy", "save_npy"),
+    FileFormat("NumPy .npz", (".npz",), (".npz",), "npy", "load_npz", "save_npz", takes_var=True),
+    FileFormat("ENVI", (ENVI_HEADER_SUFFIX, *ENVI_DATA_SUFFIXES), (ENVI_HEADER_SUFFIX,), "envi",
+               lister="storage_paths"),
+    FileFormat("TIFF", (".tif", ".tiff"), (".tif", ".tiff"), "tiff"),
 )
 
 

@@ -21,12 +21,12 @@ import spectral.io.envi as spectral_envi
 
 from hsinr.cube import Cube
 from hsinr.errors import InputError
+from hsinr.io import ENVI_HEADER_SUFFIX
 from hsinr.io._atomic import atomic_outputs
 from hsinr.io._checks import check_declared, companion
 from hsinr.limits import DEFAULT, Limits
 
-HEADER_SUFFIX = ".hdr"
-DATA_SUFFIXES = (".img", ".dat", ".raw", ".bsq", ".bil", ".bip")
+HEADER_SUFFIX = ENVI_HEADER_SUFFIX
 INTERLEAVES = ("bsq", "bil", "bip")
 # data-file names tried beside a header, in spectral's order: no suffix first
 _LOOKUP = ("", ".img", ".dat", ".sli", ".hyspex", ".raw", ".bin")

@@ -9,13 +9,14 @@ True
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 
 BLOCK = 8
 
 
 def to_blocks(images: np.ndarray) -> np.ndarray:
     """(H, W, k) -> DCT coefficients (k, H/8, W/8, 8, 8), edges padded by replication."""
+    import scipy.fft
+
     rows, cols, k = images.shape
     padded = np.pad(images, ((0, -rows % BLOCK), (0, -cols % BLOCK), (0, 0)), mode="edge")
     hb, wb = padded.shape[0] // BLOCK, padded.shape[1] // BLOCK
@@ -25,6 +26,8 @@ def to_blocks(images: np.ndarray) -> np.ndarray:
 
 def from_blocks(coefficients: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """The inverse of :func:`to_blocks`, cropped to (rows, cols, k)."""
+    import scipy.fft
+
     k, hb, wb = coefficients.shape[:3]
     blocks = scipy.fft.idctn(coefficients, axes=(3, 4), norm="ortho")
     images = blocks.transpose(0, 1, 3, 2, 4).reshape(k, hb * BLOCK, wb * BLOCK)
