@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from hsinr import codecs, datasets, metrics
 from hsinr.codecs import latent
 from hsinr.entropy.laplace import fit_scale_codes, laplace_bits, scale_of
 
+QUIET = codecs.Run(progress=False)
 VARIANTS = {
     "full codec": {},
     "no RDOQ (plain rounding)": {"rdoq": 0},
@@ -77,23 +77,21 @@ def main() -> None:
     ]
     full = None
     for name, options in VARIANTS.items():
-        started = time.perf_counter()
-        encoding = codec.compress(cube, bpppb=args.bpppb, progress=False, **options)
-        seconds = time.perf_counter() - started
+        encoding = codec.encode(cube, {"bpppb": args.bpppb, **options}, QUIET)
         full = full or encoding
-        lines.append(row(name, cube, encoding.data, encoding.components, seconds))
+        k = encoding.details["components"]
+        lines.append(row(name, cube, encoding.data, k, encoding.seconds))
         print(lines[-1], flush=True)
-    started = time.perf_counter()
-    data = codecs.get("pca-jpeg2000").encode(cube, bpppb=args.bpppb)
-    seconds = time.perf_counter() - started
-    lines.append(row("pca-jpeg2000 (baseline)", cube, data, "", seconds))
-    fixed = {"components": full.components, "step": full.step, "progress": False}
-    with_contexts = codec.compress(cube, **fixed)
-    without = codec.compress(cube, contexts=False, **fixed)
+    baseline = codecs.encode("pca-jpeg2000", cube, {"bpppb": args.bpppb}, QUIET)
+    lines.append(row("pca-jpeg2000 (baseline)", cube, baseline.data, "", baseline.seconds))
+    k, step = full.details["components"], full.details["step"]
+    fixed = {"components": k, "step": step}
+    with_contexts = codec.encode(cube, fixed, QUIET)
+    without = codec.encode(cube, {**fixed, "contexts": False}, QUIET)
     coded, fp16 = basis_cost(full.data)
     lines += [
         "",
-        f"At the full codec's k = {full.components} and step q = {full.step:.4g}: "
+        f"At the full codec's k = {k} and step q = {step:.4g}: "
         f"{len(with_contexts.data):,} bytes with the context model, {len(without.data):,} "
         f"without ({100 * (1 - len(with_contexts.data) / len(without.data)):.1f} % saved).",
         "",

@@ -20,6 +20,7 @@ import json
 import shlex
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -27,7 +28,6 @@ import torch
 import hsinr
 from hsinr import basenet, codecs, metrics
 from hsinr.bench.run import environment
-from hsinr.codecs.meta import amortised_bpppb
 from hsinr.codecs.siren import SirenCodec
 from hsinr.errors import HsinrError
 
@@ -44,13 +44,14 @@ FIELDS = [
 ]  # fmt: skip
 
 
-def measure(cube, codec_name: str, *, bpppb=None, decode_base=None, **options) -> dict:
-    codec = codecs.get(codec_name)
+def measure(cube, codec_name: str, *, bpppb=None, base=None, **options) -> dict:
+    run = codecs.Run(progress=False, base=base)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", codecs.BudgetWarning)  # the true rate is recorded
+        encoding = codecs.encode(codec_name, cube, {"bpppb": bpppb, **options}, run)
+    data, encode_s = encoding.data, encoding.seconds
     started = time.perf_counter()
-    data = codecs.encode(codec, cube, bpppb=bpppb, progress=False, **options)
-    encode_s = time.perf_counter() - started
-    started = time.perf_counter()
-    decoded = codecs.decode(data, base=decode_base)
+    decoded = codecs.decode(data, run=run)
     decode_s = time.perf_counter() - started
     scores = metrics.report(cube, decoded)
     return {
@@ -76,12 +77,11 @@ def run(args) -> list[dict]:
                     row = {"scene": scene, "codec": "meta", "base": f"{label} {net.name[:8]}",
                            "setting": f"{bits} bits, {steps} steps"}  # fmt: skip
                     try:
-                        row.update(measure(cube, "meta", bits=bits, steps=steps, base=net,
-                                           decode_base=net))  # fmt: skip
+                        row.update(measure(cube, "meta", bits=bits, steps=steps, base=net))
                     except HsinrError as exc:
                         row["error"] = str(exc)
                     else:
-                        row["amortised_bpppb"] = amortised_bpppb(
+                        row["amortised_bpppb"] = metrics.amortised_bpppb(
                             row["bytes"], net.size, args.images, cube.shape
                         )
                     rows.append(row)

@@ -30,6 +30,7 @@ import torch
 
 import hsinr
 from hsinr import metrics
+from hsinr.codecs import Run
 from hsinr.codecs.siren import SirenCodec
 from hsinr.errors import HsinrError
 
@@ -59,11 +60,9 @@ def run_job(job: tuple[str, int, float, int, float]) -> dict[str, object]:
     }  # fmt: skip
     codec = SirenCodec()
     try:
-        started = time.perf_counter()
-        encoding = codec.compress(
-            cube, bpppb=rate, precision=precision, iterations=iterations, lr=lr, progress=False
-        )
-        encode_s = time.perf_counter() - started
+        options = {"bpppb": rate, "precision": precision, "iterations": iterations, "lr": lr}
+        encoding = codec.encode(cube, options, Run(progress=False))
+        encode_s = encoding.seconds
     except HsinrError as exc:
         return {**row, "error": str(exc)}
     started = time.perf_counter()
@@ -73,9 +72,10 @@ def run_job(job: tuple[str, int, float, int, float]) -> dict[str, object]:
     row.update(
         bpppb=metrics.bpppb(len(encoding.data), cube.shape), psnr=scores["psnr"],
         mpsnr=scores["mpsnr"], sam=scores["sam"], ssim=scores["ssim"], encode_s=encode_s,
-        decode_s=decode_s, arch=str(encoding.arch), iterations=encoding.fit.iterations,
-        best_iteration=encoding.fit.best_iteration, error="",
-        curve=encoding.fit.curve,
+        decode_s=decode_s, arch=encoding.details["arch"],
+        iterations=encoding.details["fit"]["iterations"],
+        best_iteration=encoding.details["fit"]["best_iteration"], error="",
+        curve=encoding.details["fit"]["curve"],
     )  # fmt: skip
     return row
 
@@ -84,13 +84,12 @@ def run_search(job: tuple[str, int, float, int, float]) -> list[dict[str, object
     scene, precision, rate, iterations, lr = job
     torch.set_num_threads(1)
     cube = hsinr.datasets.load(scene)
-    encoding = SirenCodec().compress(
-        cube, bpppb=rate, precision=precision, search=True, search_iterations=iterations,
-        iterations=1, lr=lr, progress=False,
-    )  # fmt: skip
+    options = {"bpppb": rate, "precision": precision, "search": True,
+               "search_iterations": iterations, "iterations": 1, "lr": lr}  # fmt: skip
+    encoding = SirenCodec().encode(cube, options, Run(progress=False))
     return [
-        {"arch": str(t.arch), "params": t.params, "bpppb": t.bpppb, "psnr": t.psnr}
-        for t in encoding.trials
+        {key: trial[key] for key in ("arch", "params", "bpppb", "psnr")}
+        for trial in encoding.details["trials"]
     ]
 
 

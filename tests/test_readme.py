@@ -1,4 +1,4 @@
-"""The README's Quickstart is what CI runs, so it cannot silently rot."""
+"""The README cannot silently rot: its Quickstart is what CI runs, and its Python runs here."""
 
 import re
 from pathlib import Path
@@ -20,3 +20,21 @@ def test_quickstart_is_two_commands_run_verbatim_by_ci():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     for command in commands:
         assert command in ci
+
+
+def python_blocks() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    return re.findall(r"```python\n(.*?)```", readme, re.S)
+
+
+def test_every_python_block_runs_as_written(tmp_path, monkeypatch, capsys):
+    """The README's Python, block after block in one session (as a reader would paste
+    it), in an empty folder: it must run, not only read well."""
+    blocks = python_blocks()
+    assert len(blocks) >= 4
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    for number, block in enumerate(blocks, 1):
+        code = compile(block, f"README.md python block {number}", "exec")
+        exec(code, namespace)
+    assert "bpppb" in capsys.readouterr().out

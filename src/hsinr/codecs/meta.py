@@ -138,11 +138,6 @@ def entropy_decode(header: MetaHeader, payload: bytes) -> np.ndarray:
     return models.decode(words, groups, header.bits).reshape(shape)
 
 
-def amortised_bpppb(file_bytes: int, base_bytes: int, images: int, shape) -> float:
-    """bpppb of one file with the base network's bytes shared among ``images`` files."""
-    return 8 * (file_bytes + base_bytes / images) / float(np.prod(shape))
-
-
 def _bits(value) -> int | str:
     """``auto`` or a whole number of bits, 2-16."""
     if value == "auto":
