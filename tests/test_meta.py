@@ -296,6 +296,7 @@ def test_cli_compress_and_decompress_with_a_base(trained_base, tmp_path, capsys)
     assert main(["decompress", str(out), str(tmp_path / "e.npz"), "--base", str(other.path)]) == 1
     assert "pass the right one with --base" in capsys.readouterr().err
     for flags, message in [(["--bits", "1"], "argument --bits: must be auto or 2-16, not 1"),
+                           (["--bits", "1.5"], "argument --bits: must be auto or 2-16, not '1.5'"),
                            (["--arch", "3x8"], "unrecognized arguments: --arch")]:  # fmt: skip
         with pytest.raises(SystemExit) as exit_status:  # usage errors: argparse's status 2
             main(["compress", "scene:sample", str(tmp_path / "x.hsinr"), "--codec", "meta",

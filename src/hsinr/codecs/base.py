@@ -77,6 +77,25 @@ def option(
     return field(default=default, metadata=metadata)
 
 
+def auto_or_int(low: int, high: int) -> Callable[[Any], int | str]:
+    """A ``convert`` for options that take ``auto`` or a whole number in ``low``-``high``."""
+
+    def convert(value: Any) -> int | str:
+        if value == "auto":
+            return "auto"
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or (number != value and str(number) != str(value).strip()):
+            raise ValueError(f"must be auto or {low}-{high}, not {value!r}")
+        if not low <= number <= high:
+            raise ValueError(f"must be auto or {low}-{high}, not {number}")
+        return number
+
+    return convert
+
+
 _WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hsinr import container
-from hsinr.codecs.base import Codec, Encoding, Options, Run, Window, option
+from hsinr.codecs.base import Codec, Encoding, Options, Run, Window, auto_or_int, option
 from hsinr.codecs.header import CUBE_HEADER, CubeHeader
 from hsinr.cube import Cube
 from hsinr.entropy.groups import MODEL, LaplaceGroups
@@ -138,17 +138,6 @@ def entropy_decode(header: MetaHeader, payload: bytes) -> np.ndarray:
     return models.decode(words, groups, header.bits).reshape(shape)
 
 
-def _bits(value) -> int | str:
-    """``auto`` or a whole number of bits, 2-16."""
-    if value == "auto":
-        return "auto"
-    bits = int(value)
-    if bits != value and str(bits) != str(value).strip():
-        raise ValueError(f"must be auto or 2-{MAX_BITS}, not {value!r}")
-    if not 2 <= bits <= MAX_BITS:
-        raise ValueError(f"must be auto or 2-{MAX_BITS}, not {bits}")
-    return bits
-
 
 @dataclass(frozen=True)
 class MetaOptions(Options):
@@ -156,7 +145,8 @@ class MetaOptions(Options):
 
     bits: int | str | None = option(
         None, f"latent quantiser bits, 2-{MAX_BITS}, or auto: the most that fit the budget "
-        f"(default: auto with a budget, else {DEFAULT_BITS})", convert=_bits, metavar="N|auto",
+        f"(default: auto with a budget, else {DEFAULT_BITS})",
+        convert=auto_or_int(2, MAX_BITS), metavar="N|auto",
     )  # fmt: skip
     steps: int | None = option(None, "inner SGD steps per patch (default: the base network's)",
                                low=0, metavar="N")  # fmt: skip

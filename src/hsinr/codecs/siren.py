@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from hsinr import container
-from hsinr.codecs.base import Codec, Encoding, Options, Run, Window, option
+from hsinr.codecs.base import Codec, Encoding, Options, Run, Window, auto_or_int, option
 from hsinr.codecs.header import checked_scale
 from hsinr.cube import Cube, Normalisation
 from hsinr.errors import InputError
@@ -170,17 +170,6 @@ def _check_shape(shape: tuple[int, int, int]) -> None:
         raise InputError(f"the siren codec stores sizes as 16 bits: {shape} exceeds {MAX_SIDE}")
 
 
-def _bits(value) -> int | str:
-    """``auto`` or a whole number of bits, 4-16."""
-    if value == "auto":
-        return "auto"
-    bits = int(value)
-    if bits != value and str(bits) != str(value).strip():
-        raise ValueError(f"must be auto or {MIN_BITS}-{MAX_BITS}, not {value!r}")
-    if not MIN_BITS <= bits <= MAX_BITS:
-        raise ValueError(f"must be auto or {MIN_BITS}-{MAX_BITS}, not {bits}")
-    return bits
-
 
 def _arch(value) -> str:
     """A network as ``LAYERSxWIDTH`` text, from text or a (layers, width) pair."""
@@ -206,7 +195,7 @@ class SirenOptions(Options):
     bits: int | str | None = option(
         None, f"quantise the weights to N bits ({MIN_BITS}-{MAX_BITS}) and entropy-code them, "
         "or auto: fp16 or 6 / 8 / 10 / 12 bits, whichever fits the budget best in a brief fit",
-        convert=_bits, metavar="N|auto",
+        convert=auto_or_int(MIN_BITS, MAX_BITS), metavar="N|auto",
     )  # fmt: skip
     granularity: str = option("tensor", "one weight quantiser per tensor or per output channel",
                               choices=("tensor", "channel"))  # fmt: skip
