@@ -42,6 +42,11 @@ def test_a_failing_job_is_recorded_and_the_rest_go_on(tmp_path):
     assert "--components must be at most the cube's 103 bands" in by_codec["pca-dct"]["error"]
     assert by_codec["jpeg"]["error"] == ""
     assert by_codec["jpeg"]["within_budget"] is False  # its per-band floor is over 0.5 here
+    bench.write_all(tmp_path, rows, bench.environment("cpu"), "test")
+    with open(tmp_path / "results.csv") as stream:
+        assert {row["codec"]: row["within_budget"] for row in csv.DictReader(stream)} == {
+            "jpeg": "False", "pca-dct": ""}  # fmt: skip
+    assert "(over budget)" in (tmp_path / "results.md").read_text()
     # a later run without the option runs only what is new, and keeps the failed record
     again = bench.run(["pavia_university"], ["jpeg", "pca-dct"], [0.5], tmp_path, progress=False)
     assert {row["codec"]: row["error"] for row in again} == {"jpeg": "", "pca-dct": ""}

@@ -16,8 +16,9 @@ import matplotlib.pyplot as plt
 from hsinr.io._atomic import atomic_outputs
 
 CSV_FIELDS = [
-    "scene", "shape", "codec", "options", "target_bpppb", "bpppb", "bytes", "psnr", "mpsnr",
-    "sam", "ssim", "mse", "encode_s", "decode_s", "device", "threads", "versions", "error",
+    "scene", "shape", "codec", "options", "target_bpppb", "bpppb", "within_budget", "bytes",
+    "psnr", "mpsnr", "sam", "ssim", "mse", "encode_s", "decode_s", "device", "threads", "versions",
+    "error",
 ]  # fmt: skip
 DEFINITIONS = (
     "PSNR = 10 log10(R^2 / MSE) over all values, R = max - min of the original cube; MPSNR = "
@@ -114,16 +115,18 @@ def markdown(rows, env, command: str) -> str:
                     cells.append(f"failed: {str(match[0]['error'])[:80]}")
                 else:
                     r = match[0]
+                    over = " (over budget)" if r.get("within_budget") is False else ""
                     cells.append(
-                        f"**{r['psnr']:.2f}** @ {r['bpppb']:.4f} ({r['mpsnr']:.2f} / "
+                        f"**{r['psnr']:.2f}** @ {r['bpppb']:.4f}{over} ({r['mpsnr']:.2f} / "
                         f"{r['sam']:.2f}), {r['encode_s']:.1f} / {r['decode_s']:.2f}"
                     )
             options = next((r.get("options") for r in rows if r["codec"] == codec), {})
             label = codec + (f" {json.dumps(options)}" if options else "")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines.append("A rate above its target means the codec cannot go lower on this scene "
-                 "(e.g. per-band headers); the achieved rate is the one reported.")  # fmt: skip
+    lines.append("A rate marked (over budget) is the smallest file the codec can write for "
+                 "this scene (e.g. per-band headers), above the target; the achieved rate is "
+                 "the one reported.")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
