@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hsinr.errors import InputError
+from hsinr.lazy import LazyArray
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,16 @@ class Normalisation:
         return self.maximum - self.minimum
 
     @classmethod
-    def of(cls, data: np.ndarray) -> Normalisation:
-        """The normalisation of ``data`` by its own global min and max."""
+    def of(cls, data: np.ndarray | LazyArray) -> Normalisation:
+        """The normalisation of ``data`` by its own global min and max (a
+        :class:`~hsinr.lazy.LazyArray` is read a block of rows at a time)."""
+        if isinstance(data, LazyArray):
+            lows, highs = [], []
+            for rows in data.row_blocks():
+                block = data.read(rows)
+                lows.append(float(np.min(block)))
+                highs.append(float(np.max(block)))
+            return cls(min(lows), max(highs))
         return cls(float(np.min(data)), float(np.max(data)))
 
     def apply(self, data: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarray:
@@ -100,30 +109,45 @@ def check_cube_array(data: np.ndarray, where: str = "cube") -> None:
             )
 
 
+def _check_lazy(data: LazyArray, where: str) -> None:
+    """The checks of :func:`check_cube_array` that need no values."""
+    if len(data.shape) != 3 or min(data.shape) < 1:
+        raise InputError(f"{where}: expected a non-empty 3-D cube, got shape {data.shape}")
+    if not _numeric_kind(data.dtype):
+        raise InputError(f"{where}: the cube is not numeric (dtype {data.dtype})")
+
+
 @dataclass(frozen=True, eq=False)
 class Cube:
     """A hyperspectral image: ``data`` of shape (rows, cols, bands) and its metadata.
 
-    ``data`` keeps the dtype it was read with (the original dtype); ``wavelengths``, when
-    known, holds one centre wavelength per band in the file's own units; ``source`` says
-    where the cube came from (for messages and ``hsinr info``).
+    ``data`` keeps the dtype it was read with (the original dtype). It is an array in
+    memory, or a :class:`~hsinr.lazy.LazyArray` (from :func:`hsinr.io.open`) whose
+    values stay in the file: :meth:`read` gives a window of either, :meth:`loaded` the
+    whole cube in memory. ``wavelengths``, when known, holds one centre wavelength per
+    band in the file's own units; ``source`` says where the cube came from (for messages
+    and ``hsinr info``).
     """
 
-    data: np.ndarray
+    data: np.ndarray | LazyArray
     name: str = "cube"
     wavelengths: np.ndarray | None = None
     source: str | None = None
 
     def __post_init__(self) -> None:
-        data = np.asarray(self.data)
-        check_cube_array(data, self.source or self.name)
-        object.__setattr__(self, "data", data)
+        where = self.source or self.name
+        if isinstance(self.data, LazyArray):
+            _check_lazy(self.data, where)  # the values are checked as they are read
+        else:
+            data = np.asarray(self.data)
+            check_cube_array(data, where)
+            object.__setattr__(self, "data", data)
         if self.wavelengths is not None:
             wavelengths = np.asarray(self.wavelengths, dtype=np.float64).reshape(-1)
-            if wavelengths.size != data.shape[2]:
+            if wavelengths.size != self.data.shape[2]:
                 raise InputError(
-                    f"{self.source or self.name}: {wavelengths.size} wavelengths given "
-                    f"for {data.shape[2]} bands"
+                    f"{where}: {wavelengths.size} wavelengths given "
+                    f"for {self.data.shape[2]} bands"
                 )
             object.__setattr__(self, "wavelengths", wavelengths)
 
@@ -149,14 +173,45 @@ class Cube:
         """The original dtype, restored on decoding."""
         return self.data.dtype
 
+    @property
+    def lazy(self) -> bool:
+        """Whether the values stay in the file (read a window at a time)."""
+        return isinstance(self.data, LazyArray)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the values in the original dtype."""
+        return int(np.prod(self.shape)) * self.dtype.itemsize
+
+    def read(self, rows=None, cols=None, bands=None) -> np.ndarray:
+        """The values of a window (slices or ranges, step 1; None: the whole axis); a
+        view for a cube in memory, read from the file for a lazy one."""
+        if isinstance(self.data, LazyArray):
+            return self.data.read(rows, cols, bands)
+        pick = [slice(p.start, p.stop) if isinstance(p, range) else p if p is not None
+                else slice(None) for p in (rows, cols, bands)]  # fmt: skip
+        return self.data[pick[0], pick[1], pick[2]]
+
+    def loaded(self) -> Cube:
+        """This cube with its values in memory (read whole from the file if lazy)."""
+        if not self.lazy:
+            return self
+        return dataclasses.replace(self, data=self.data.read())
+
     def replace(self, **changes: object) -> Cube:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
+    def scale(self) -> Normalisation:
+        """The global min / max map of the values (streamed for a lazy cube)."""
+        return Normalisation.of(self.data)
+
     def normalise(self, dtype: np.dtype | type = np.float32) -> tuple[np.ndarray, Normalisation]:
-        """The values mapped to [0, 1] by the global min / max, and that map."""
-        scale = Normalisation.of(self.data)
-        return scale.apply(self.data, dtype), scale
+        """The values mapped to [0, 1] by the global min / max, and that map (a lazy
+        cube's values are read whole)."""
+        data = self.loaded().data
+        scale = Normalisation.of(data)
+        return scale.apply(data, dtype), scale
 
     @classmethod
     def denormalise(

@@ -41,7 +41,7 @@ ArrayOrCube = np.ndarray | Cube
 
 
 def _values(x: ArrayOrCube) -> np.ndarray:
-    return x.data if isinstance(x, Cube) else np.asarray(x)
+    return x.loaded().data if isinstance(x, Cube) else np.asarray(x)
 
 
 def _pair(original: ArrayOrCube, decoded: ArrayOrCube) -> tuple[np.ndarray, np.ndarray]:

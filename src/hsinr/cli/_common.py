@@ -16,11 +16,12 @@ SCENE_PREFIX = "scene:"
 
 
 def read_input(
-    spec: str, var: str | None = None, limits: Limits = DEFAULT
+    spec: str, var: str | None = None, limits: Limits = DEFAULT, *, lazy: bool = False
 ) -> tuple[Cube, list[Path]]:
-    """The cube named by ``spec`` (a file path or ``scene:NAME``) and the files holding it."""
+    """The cube named by ``spec`` (a file path or ``scene:NAME``) and the files holding it;
+    with ``lazy``, its values left in the file where the format allows."""
     if not spec.startswith(SCENE_PREFIX):
-        return io.load(spec, var=var, limits=limits), io.storage_paths(spec)
+        return io.load(spec, var=var, limits=limits, lazy=lazy), io.storage_paths(spec)
     if var is not None:
         raise InputError("--var applies to files, not to scene:NAME")
     name = spec[len(SCENE_PREFIX) :]

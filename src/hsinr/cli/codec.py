@@ -49,7 +49,7 @@ def run_compress(args: argparse.Namespace) -> int:
     run = run_of(args)
     codec = codecs.get(args.codec)
     options = codec_options(codec, args)
-    cube, _ = read_input(args.input, args.var, run.limits)
+    cube, _ = read_input(args.input, args.var, run.limits, lazy=True)
     out = check_output(args.output, args.input)
     encoding = codec.encode(cube, options, run)
     write_bytes(encoding.data, out)

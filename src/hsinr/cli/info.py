@@ -41,14 +41,16 @@ def compressed_facts(path: Path, limits: Limits = DEFAULT) -> dict[str, object]:
 
 
 def cube_facts(spec: str, var: str | None, limits: Limits = DEFAULT) -> dict[str, object]:
-    cube, paths = read_input(spec, var, limits)
+    cube, paths = read_input(spec, var, limits, lazy=True)
     n_bytes = sum(path.stat().st_size for path in paths)
+    scale = cube.scale()  # read a block of rows at a time
+    as_stored = int if np.issubdtype(cube.dtype, np.integer) else float
     return {
         "source": cube.source,
         "shape": list(cube.shape),
         "dtype": str(cube.dtype),
-        "min": np.min(cube.data).item(),
-        "max": np.max(cube.data).item(),
+        "min": as_stored(scale.minimum),
+        "max": as_stored(scale.maximum),
         "wavelengths": None if cube.wavelengths is None else cube.wavelengths.tolist(),
         "bytes_on_disk": n_bytes,
         "files": len(paths),

@@ -14,6 +14,7 @@ from hsinr import codecs
 from hsinr.codecs.base import Codec, Options, OptionSpec, Run
 from hsinr.errors import InputError
 from hsinr.limits import DEFAULT_MAX_BANDS, DEFAULT_MAX_VALUES, Limits
+from hsinr.resources import available_cores, default_memory
 
 
 class UsageError(InputError):
@@ -107,8 +108,13 @@ def add_run_options(parser: argparse.ArgumentParser, *, seed: bool = True, jobs:
         run.add_argument("--seed", type=int, default=0, help="random seed (0)")
     run.add_argument("--device", default="cpu", help="cpu (default) or cuda: where torch works")
     if jobs:
-        run.add_argument("--jobs", type=int, default=1, metavar="N",
-                         help="threads for independent pieces: bands, components (1)")  # fmt: skip
+        run.add_argument("--jobs", type=int, default=available_cores(), metavar="N",
+                         help="cores for independent pieces: tiles, bands, components "
+                         f"(default: all, {available_cores()})")  # fmt: skip
+        run.add_argument("--max-memory", type=float, default=default_memory() / 1e9,
+                         metavar="GB", help="memory a codec may hold; a codec that would need "
+                         f"more refuses up front (default: 3/4 of RAM, "
+                         f"{default_memory() / 1e9:.1f})")  # fmt: skip
     if base:
         run.add_argument("--base", help="base network file for meta (default: the shipped one)")
     if quiet:
@@ -145,5 +151,7 @@ def run_of(args: argparse.Namespace) -> Run:
             raise InputError("--device cuda: torch sees no GPU here; use --device cpu")
     return Run(
         seed=getattr(args, "seed", 0), device=device, progress=not getattr(args, "quiet", False),
-        jobs=getattr(args, "jobs", 1), limits=limits_of(args), base=getattr(args, "base", None),
+        jobs=getattr(args, "jobs", available_cores()), limits=limits_of(args),
+        base=getattr(args, "base", None),
+        memory=int(getattr(args, "max_memory", default_memory() / 1e9) * 1e9),
     )  # fmt: skip

@@ -46,6 +46,7 @@ from hsinr import container
 from hsinr.cube import Cube
 from hsinr.errors import InputError
 from hsinr.limits import DEFAULT, Limits
+from hsinr.resources import available_cores, default_memory, gigabytes
 
 
 class BudgetWarning(UserWarning):
@@ -256,22 +257,27 @@ class Options:
 @dataclass(frozen=True)
 class Run:
     """How a run goes, as opposed to what the file holds: the random seed, the torch device,
-    progress bars, how many threads a codec may use for its own parallel work, the limits
-    on what a file may make a decoder do, and the base network (``meta``: a file, or None
-    for the one shipped with hsinr)."""
+    progress bars, how many cores a codec may use for its own parallel work (bands,
+    components, tiles; default: all this process may use), the memory a codec may hold
+    (bytes; default: 3/4 of physical memory), the limits on what a file may make a
+    decoder do, and the base network (``meta``: a file, or None for the one shipped with
+    hsinr)."""
 
     seed: int = 0
     device: str = "cpu"
     progress: bool = True
-    jobs: int = 1
+    jobs: int = field(default_factory=available_cores)
     limits: Limits = DEFAULT
     base: str | Path | None = None
+    memory: int = field(default_factory=default_memory)
 
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"--seed must be a non-negative integer, not {self.seed!r}")
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
             raise InputError(f"--jobs must be a positive integer, not {self.jobs!r}")
+        if isinstance(self.memory, bool) or not isinstance(self.memory, int) or self.memory < 1:
+            raise InputError(f"--max-memory must be positive, not {self.memory!r}")
         if self.device != "cpu" and not str(self.device).startswith("cuda"):
             raise InputError(f"unknown device {self.device!r}; use cpu or cuda")
 
@@ -370,6 +376,8 @@ class Codec(ABC):
     Options: ClassVar[type[Options]] = Options
     needs_budget: ClassVar[bool] = True
     windowed: ClassVar[bool] = False
+    streams: ClassVar[bool] = False  # codes a lazy cube without reading it whole
+    memory_per_value: ClassVar[float] = 24.0  # bytes the encoder holds per value when whole
     example_options: ClassVar[dict[str, Any]] = {"bpppb": 0.1}  # what ``hsinr demo`` runs
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -394,6 +402,8 @@ class Codec(ABC):
         options = self.options(options)
         run = Run() if run is None else run
         self.check_budget(cube, options)
+        if cube.lazy and not self.streams:
+            cube = self.whole(cube, run)
         if run.device != "cpu" and not self.uses_device(options):
             warnings.warn(f"codec {self.name} has no GPU work here; it runs on the CPU",
                           UserWarning, stacklevel=2)  # fmt: skip
@@ -423,6 +433,19 @@ class Codec(ABC):
                 f"--bpppb {budget:g} is at or above the raw cube's own {raw} bpppb "
                 f"({cube.dtype}): the file would be larger than the data; keep the cube as it is"
             )
+
+    def whole(self, cube: Cube, run: Run) -> Cube:
+        """A lazy ``cube`` read into memory for a codec that codes it whole, refused up
+        front when the codec's working memory for it would pass ``run.memory``."""
+        need = int(math.prod(cube.shape) * self.memory_per_value)
+        if need > run.memory:
+            raise InputError(
+                f"codec {self.name} holds the whole cube in memory: about {gigabytes(need)} "
+                f"for this {' x '.join(map(str, cube.shape))} {cube.dtype} cube, over the "
+                f"{gigabytes(run.memory)} it may use (--max-memory); use a codec that codes "
+                "tiles (latent, pca-dct, pca-jpeg2000) or crop the scene"
+            )
+        return cube.loaded()
 
     def uses_device(self, options: Options) -> bool:
         """Whether ``run.device`` matters for these options (torch work)."""

@@ -48,7 +48,7 @@ class FileFormat:
     load_suffixes: tuple[str, ...]
     save_suffixes: tuple[str, ...]
     module: str
-    reader: str = "load"
+    reader: str = "load"  # returns a Cube, lazy where the format allows
     writer: str = "save"
     takes_var: bool = False
     lister: str | None = None
@@ -70,12 +70,12 @@ class FileFormat:
 
 
 FORMATS: tuple[FileFormat, ...] = (
-    FileFormat("MATLAB", (".mat",), (".mat",), "mat", takes_var=True),
-    FileFormat("NumPy .npy", (".npy",), (".npy",), "npy", "load_npy", "save_npy"),
+    FileFormat("MATLAB", (".mat",), (".mat",), "mat", "open_mat", takes_var=True),
+    FileFormat("NumPy .npy", (".npy",), (".npy",), "npy", "open_npy", "save_npy"),
     FileFormat("NumPy .npz", (".npz",), (".npz",), "npy", "load_npz", "save_npz", takes_var=True),
     FileFormat("ENVI", (ENVI_HEADER_SUFFIX, *ENVI_DATA_SUFFIXES), (ENVI_HEADER_SUFFIX,), "envi",
-               lister="storage_paths"),
-    FileFormat("TIFF", (".tif", ".tiff"), (".tif", ".tiff"), "tiff"),
+               "open_envi", lister="storage_paths"),
+    FileFormat("TIFF", (".tif", ".tiff"), (".tif", ".tiff"), "tiff", "open_tiff"),
 )
 
 
@@ -100,14 +100,25 @@ def format_for(path: str | os.PathLike[str], *, saving: bool = False) -> FileFor
 
 
 def load(
-    path: str | os.PathLike[str], *, var: str | None = None, limits: Limits = DEFAULT
+    path: str | os.PathLike[str],
+    *,
+    var: str | None = None,
+    limits: Limits = DEFAULT,
+    lazy: bool = False,
 ) -> Cube:
     """Read the hyperspectral cube in ``path``; ``var`` names it in a ``.mat`` / ``.npz``.
 
+    With ``lazy``, the values of a ``.npy``, an ENVI image, an uncompressed contiguous
+    TIFF or a 3-D MATLAB v7.3 variable stay in the file (``cube.lazy``; read a window at
+    a time, see :mod:`hsinr.lazy`), so that a scene larger than memory can be coded in
+    tiles; other files (``.npz``, MATLAB v5, compressed or tiled TIFF, a bands x pixels
+    matrix) are read whole either way.
+
     Raises :class:`hsinr.InputError` (with a one-line reason naming the file) for a
     missing or unreadable file, a file without a 3-D numeric cube, a cube with NaN / Inf
-    values, or one whose declared size is over ``limits`` or over what the file holds
-    (checked before anything is allocated; see ``hsinr.io._checks``).
+    values (for a lazy cube: when the window holding them is read), or one whose
+    declared size is over ``limits`` or over what the file holds (checked before
+    anything is allocated; see ``hsinr.io._checks``).
     """
     path = Path(path)
     if not path.exists():
@@ -119,7 +130,8 @@ def load(
         raise InputError(f"{path.name}: var= applies to .mat and .npz files only")
     try:
         with quiet_libraries():
-            return file_format.read(path, var, limits)
+            cube = file_format.read(path, var, limits)
+            return cube if lazy else cube.loaded()
     except (HsinrError, MemoryError):
         raise
     except RecursionError as exc:

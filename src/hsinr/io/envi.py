@@ -24,6 +24,7 @@ from hsinr.errors import InputError
 from hsinr.io import ENVI_HEADER_SUFFIX
 from hsinr.io._atomic import atomic_outputs
 from hsinr.io._checks import check_declared, companion
+from hsinr.lazy import RawArray
 from hsinr.limits import DEFAULT, Limits
 
 HEADER_SUFFIX = ENVI_HEADER_SUFFIX
@@ -118,25 +119,35 @@ def storage_paths(path: Path) -> list[Path]:
     return [header, data_file]
 
 
-def load(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cube:
-    """Read an ENVI image (header or data file path) into a cube of its stored dtype."""
+ORDERS = {"bsq": ("bands", "rows", "cols"), "bil": ("rows", "bands", "cols"),
+          "bip": ("rows", "cols", "bands")}  # fmt: skip
+
+
+def _wavelengths(fields: dict[str, object]) -> np.ndarray | None:
+    """The header's ``wavelength`` list as numbers (None if absent or not numbers, as
+    spectral reads it)."""
+    listed = fields.get("wavelength")
+    if not isinstance(listed, list):
+        return None
+    try:
+        return np.array([float(value) for value in listed], dtype=np.float64)
+    except ValueError:
+        return None
+
+
+def open_envi(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cube:
+    """An ENVI image (header or data file path), its values left in the data file (read
+    a window at a time, :class:`~hsinr.lazy.RawArray`)."""
     header, data_file, fields = _located(path)
     shape, dtype, offset = _declared(fields, header.name)
     available = data_file.stat().st_size - offset
     check_declared(shape, dtype, header.name, limits, available=available)
-    image = spectral_envi.open(str(header.resolve()), str(data_file.resolve()))
-    stored = image.open_memmap()  # (rows, cols, bands) for every interleave
-    if stored is None or stored.shape != shape:
-        raise InputError(f"{header.name}: spectral could not map the data file as declared")
-    data = np.array(stored, dtype=stored.dtype.newbyteorder("="))
-    del stored
-    centers = image.bands.centers
-    wavelengths = np.asarray(centers, dtype=np.float64) if centers else None
-    interleave = image.metadata.get("interleave", "?")
+    interleave = str(fields.get("interleave", "bsq")).strip().lower()
+    data = RawArray(data_file.resolve(), offset, dtype, ORDERS[interleave], shape, header.name)
     return Cube(
         data,
         name=header.stem,
-        wavelengths=wavelengths,
+        wavelengths=_wavelengths(fields),
         source=f"{header.name} (ENVI, {interleave})",
     )
 

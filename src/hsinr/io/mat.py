@@ -32,6 +32,7 @@ from hsinr.io._atomic import atomic_outputs
 from hsinr.io._checks import check_declared
 from hsinr.io._mat5 import check_numeric, variable_layout
 from hsinr.io._pick import pick_cube_variable
+from hsinr.lazy import HDF5Array
 from hsinr.limits import DEFAULT, Limits
 
 WAVELENGTH_NAMES = ("wavelengths", "wavelength", "wavelengths_nm", "wavelength_nm")
@@ -113,6 +114,10 @@ class _V73Reader:
                 if numeric_dtype and (not matlab_class or matlab_class in NUMERIC_CLASSES):
                     self.numeric.add(name)
 
+    def lazy(self, name: str) -> HDF5Array:
+        return HDF5Array(self.path.resolve(), name, self.shapes[name], self.dtypes[name],
+                         self.path.name)  # fmt: skip
+
     def read(self, *names: str) -> dict[str, np.ndarray]:
         with h5py.File(self.path, "r") as file:
             return {name: np.asarray(file[name][()]).T for name in names if name in self.shapes}
@@ -168,8 +173,10 @@ def _pixels_to_cube(matrix: np.ndarray, n_row: int, n_col: int, where: str) -> n
     return np.ascontiguousarray(matrix.reshape(bands, n_col, n_row).transpose(2, 1, 0))
 
 
-def load(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cube:
-    """Read the cube of a ``.mat`` file (v5 or v7.3)."""
+def open_mat(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cube:
+    """The cube of a ``.mat`` file (v5 or v7.3). A v7.3 3-D variable stays in the file
+    (read a window at a time, :class:`~hsinr.lazy.HDF5Array`); a v5 file and a bands x
+    pixels matrix are read whole."""
     reader = _V73Reader(path) if h5py.is_hdf5(path) else _V5Reader(path)
     where = path.name
     sizes = _small(reader, ("nRow", "nCol"), 1)
@@ -180,7 +187,7 @@ def load(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cube:
     stored = reader.stored[key]
     if len(shape) == 3:
         check_declared(shape, reader.dtypes[key], where, limits, available=stored)
-        data = reader.read(key)[key]
+        data = reader.lazy(key) if reader.version == "v7.3" else reader.read(key)[key]
     elif len(shape) == 2 and pixel_count and pixel_count in shape:
         bands = shape[0] if shape[1] == pixel_count else shape[1]
         check_declared((n_row, n_col, bands), reader.dtypes[key], where, limits, available=stored)

@@ -21,6 +21,7 @@ from hsinr.errors import InputError
 from hsinr.io._atomic import atomic_outputs
 from hsinr.io._checks import check_declared
 from hsinr.io._pick import pick_cube_variable
+from hsinr.lazy import RawArray
 from hsinr.limits import DEFAULT, Limits
 
 CUBE_KEY = "cube"
@@ -31,11 +32,14 @@ MAX_NAME_CHARS = 4096
 
 @dataclass(frozen=True)
 class ArrayHeader:
-    """What a ``.npy`` header declares, and how many bytes of data follow it."""
+    """What a ``.npy`` header declares, where its data starts and how many bytes of data
+    follow the header."""
 
     shape: tuple[int, ...]
     dtype: np.dtype
     data_bytes: int  # bytes available after the header
+    offset: int = 0  # where the data starts
+    fortran_order: bool = False
 
 
 def read_header(stream: IO[bytes], size: int, where: str) -> ArrayHeader:
@@ -43,22 +47,24 @@ def read_header(stream: IO[bytes], size: int, where: str) -> ArrayHeader:
     try:
         version = npy_format.read_magic(stream)
         if version == (1, 0):
-            shape, _, dtype = npy_format.read_array_header_1_0(stream)
+            shape, fortran, dtype = npy_format.read_array_header_1_0(stream)
         elif version == (2, 0):
-            shape, _, dtype = npy_format.read_array_header_2_0(stream)
+            shape, fortran, dtype = npy_format.read_array_header_2_0(stream)
         else:
             raise InputError(f"{where}: .npy format version {version} is not supported")
     except ValueError as exc:
         raise InputError(f"{where}: not a valid .npy array ({exc})") from None
-    return ArrayHeader(tuple(shape), np.dtype(dtype), size - stream.tell())
+    offset = stream.tell()
+    return ArrayHeader(tuple(shape), np.dtype(dtype), size - offset, offset, bool(fortran))
 
 
 def _native(array: np.ndarray) -> np.ndarray:
     return array.astype(array.dtype.newbyteorder("="), copy=False)
 
 
-def load_npy(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cube:
-    """Read a ``.npy`` file holding one (H, W, C) array."""
+def open_npy(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cube:
+    """A ``.npy`` file holding one (H, W, C) array, its values left in the file (read a
+    window at a time, :class:`~hsinr.lazy.RawArray`)."""
     with open(path, "rb") as stream:
         header = read_header(stream, path.stat().st_size, path.name)
     if len(header.shape) != 3:
@@ -67,7 +73,8 @@ def load_npy(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cu
             f"{len(header.shape)}-D with shape {header.shape}"
         )
     check_declared(header.shape, header.dtype, path.name, limits, available=header.data_bytes)
-    data = _native(np.array(np.load(path, mmap_mode="r", allow_pickle=False)))
+    order = ("bands", "cols", "rows") if header.fortran_order else ("rows", "cols", "bands")
+    data = RawArray(path, header.offset, header.dtype, order, header.shape)
     return Cube(data, name=path.stem, source=f"{path.name} (NumPy .npy)")
 
 

@@ -21,6 +21,7 @@ from hsinr.cube import Cube
 from hsinr.errors import InputError
 from hsinr.io._atomic import atomic_outputs
 from hsinr.io._checks import check_declared
+from hsinr.lazy import AXES, RawArray
 from hsinr.limits import DEFAULT, Limits
 
 SPATIAL = "YX"
@@ -60,8 +61,10 @@ def _stored_bytes(tif: tifffile.TiffFile, series, where: str) -> int | None:
     return total
 
 
-def load(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cube:
-    """Read the first image series of a TIFF as a (rows, cols, bands) cube."""
+def open_tiff(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cube:
+    """The first image series of a TIFF as a (rows, cols, bands) cube. Stored
+    uncompressed and contiguous, its values stay in the file (read a window at a time,
+    :class:`~hsinr.lazy.RawArray`); otherwise (compressed, tiled) it is read whole."""
     where = path.name
     with tifffile.TiffFile(path, is_ome=False, is_ndtiff=False, is_mmstack=False) as tif:
         series = tif.series[0]
@@ -70,16 +73,23 @@ def load(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cube:
         shape = tuple(kept[i] for i in order)
         available = _stored_bytes(tif, series, where)
         check_declared(shape, series.dtype, where, limits, available=available)
-        array = series.asarray()
+        offset = series.dataoffset if available is not None else None
+        stored = series.dtype.newbyteorder(tif.byteorder)
+        array = series.asarray() if offset is None else None
         described = tif.shaped_metadata[0] if tif.shaped_metadata else {}
-    data = np.ascontiguousarray(array.reshape(kept).transpose(order))
+    if array is None:
+        storage = [AXES[order.index(position)] for position in range(3)]  # file order
+        data = RawArray(path.resolve(), offset, stored, storage, shape, where)
+    else:
+        data = np.ascontiguousarray(array.reshape(kept).transpose(order))
+        data = data.astype(data.dtype.newbyteorder("="), copy=False)
     if not isinstance(described, dict):
         described = {}
     wavelengths = described.get("wavelengths")
-    if not isinstance(wavelengths, list) or len(wavelengths) != data.shape[2]:
+    if not isinstance(wavelengths, list) or len(wavelengths) != shape[2]:
         wavelengths = None
     return Cube(
-        data.astype(data.dtype.newbyteorder("="), copy=False),
+        data,
         name=str(described.get("name", path.stem)),
         wavelengths=wavelengths,
         source=f"{where} (TIFF, axes {axes})",

@@ -1,0 +1,176 @@
+"""Lazy cubes: every format that can leave its values in the file reads windows equal to
+the slices of the whole cube, checks values as it reads them, and holds no more than
+the window it returns."""
+
+import tracemalloc
+
+import h5py
+import numpy as np
+import pytest
+import tifffile
+
+from hsinr import Cube, InputError, io
+from hsinr.lazy import HDF5Array, RawArray
+
+WINDOWS = [
+    (slice(None), slice(None), slice(None)),
+    (slice(3, 7), slice(2, 9), slice(None)),
+    (slice(0, 1), slice(9, 10), slice(5, 11)),
+    (slice(11, 12), slice(0, 10), slice(0, 1)),
+]
+
+
+def _cube(small_cube, dtype) -> Cube:
+    return small_cube.replace(data=(small_cube.data.astype(np.float64) - 2000).astype(dtype))
+
+
+def _written(tmp_path, cube, name, **options):
+    path = tmp_path / name
+    io.save(cube, path, **options)
+    return path
+
+
+LAZY_OUTPUTS = [
+    ("cube.npy", {}),
+    ("cube.hdr", {"interleave": "bsq"}),
+    ("cube.hdr", {"interleave": "bil"}),
+    ("cube.hdr", {"interleave": "bip"}),
+    ("cube.tif", {}),
+    ("cube.mat", {"version": "7.3"}),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.float32])
+@pytest.mark.parametrize(("name", "options"), LAZY_OUTPUTS, ids=str)
+def test_a_lazy_cube_reads_windows_equal_to_slices(tmp_path, small_cube, name, options, dtype):
+    cube = _cube(small_cube, dtype)
+    path = _written(tmp_path, cube, name, **options)
+    lazy = io.load(path, lazy=True)
+    assert lazy.lazy and lazy.shape == cube.shape and lazy.dtype == cube.dtype
+    for window in WINDOWS:
+        np.testing.assert_array_equal(lazy.read(*window), cube.data[window])
+    np.testing.assert_array_equal(lazy.loaded().data, cube.data)
+    assert lazy.scale() == cube.scale()
+
+
+@pytest.mark.parametrize("name", ["cube.npz", "cube.mat"])
+def test_formats_read_whole_say_so_by_not_being_lazy(tmp_path, small_cube, name):
+    assert not io.load(_written(tmp_path, small_cube, name), lazy=True).lazy
+
+
+def test_fortran_order_and_big_endian_npy(tmp_path, small_cube):
+    data = np.asfortranarray(small_cube.data.astype(">i4"))
+    path = tmp_path / "f.npy"
+    np.save(path, data)
+    lazy = io.load(path, lazy=True)
+    assert lazy.dtype == np.dtype("int32")
+    np.testing.assert_array_equal(lazy.read(slice(2, 5), slice(1, 8)), data[2:5, 1:8])
+
+
+def test_big_endian_envi(tmp_path, small_cube):
+    path = _written(tmp_path, small_cube, "cube.hdr", interleave="bil")
+    header = path.read_text()
+    data = np.fromfile(path.with_suffix(".img"), dtype="<u2")
+    data.astype(">u2").tofile(path.with_suffix(".img"))
+    path.write_text(header.replace("byte order = 0", "byte order = 1"))
+    np.testing.assert_array_equal(io.load(path, lazy=True).read(slice(4, 6)), small_cube.data[4:6])
+
+
+def test_pixel_interleaved_tiff_is_lazy(tmp_path, small_cube):
+    path = tmp_path / "contig.tif"
+    tifffile.imwrite(path, small_cube.data, photometric="minisblack", planarconfig="contig")
+    lazy = io.load(path, lazy=True)
+    assert lazy.lazy
+    np.testing.assert_array_equal(lazy.read(slice(1, 4), slice(2, 3)), small_cube.data[1:4, 2:3])
+
+
+def test_a_compressed_tiff_is_read_whole(tmp_path, small_cube):
+    path = tmp_path / "zip.tif"
+    tifffile.imwrite(path, small_cube.data.transpose(2, 0, 1), compression="zlib",
+                     photometric="minisblack")  # fmt: skip
+    cube = io.load(path, lazy=True)
+    assert not cube.lazy
+    np.testing.assert_array_equal(cube.data, small_cube.data)
+
+
+def test_non_finite_values_are_found_in_the_window_that_holds_them(tmp_path, small_cube):
+    data = small_cube.data.astype(np.float32)
+    data[8, 3, 2] = np.inf
+    path = tmp_path / "holes.npy"
+    np.save(path, data)
+    lazy = io.load(path, lazy=True)
+    lazy.read(slice(0, 8))  # the rows above are fine
+    with pytest.raises(InputError, match=r"0 NaN and 1 Inf values in rows 8:12"):
+        lazy.read(slice(8, 12))
+    with pytest.raises(InputError, match=r"holes\.npy"):
+        lazy.scale()
+
+
+def test_a_window_past_the_cube_is_refused(tmp_path, small_cube):
+    lazy = io.load(_written(tmp_path, small_cube, "c.npy"), lazy=True)
+    with pytest.raises(InputError, match="rows 10:13 are not within its 12 rows"):
+        lazy.read(slice(10, 13))
+
+
+def test_lazy_arrays_pickle_to_what_they_were(tmp_path, small_cube):
+    import pickle
+
+    npy = io.load(_written(tmp_path, small_cube, "c.npy"), lazy=True).data
+    mat = io.load(_written(tmp_path, small_cube, "c.mat", version="7.3"), lazy=True).data
+    for array in (npy, mat):
+        assert isinstance(array, RawArray | HDF5Array)
+        again = pickle.loads(pickle.dumps(array))
+        np.testing.assert_array_equal(again.read(slice(1, 2)), small_cube.data[1:2])
+
+
+def test_reading_a_window_holds_the_window_not_the_file(tmp_path):
+    rows, cols, bands = 512, 256, 64  # 16 MiB of int16 on disk
+    path = tmp_path / "big.npy"
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.int16, shape=(rows, cols, bands))
+    out[:] = np.arange(rows * cols * bands, dtype=np.int64).reshape(out.shape) % 3001
+    del out
+    for interleave in ("npy", "bsq"):
+        lazy = io.load(path, lazy=True)
+        if interleave == "bsq":
+            cube = lazy.loaded()
+            path = tmp_path / "big.hdr"
+            io.save(cube, path, interleave="bsq")
+            del cube
+            lazy = io.load(path, lazy=True)
+        tracemalloc.start()
+        window = lazy.read(slice(100, 164), slice(30, 94))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert window.shape == (64, 64, 64)
+        # the window (0.5 MiB) as stored and rearranged, and one read buffer (a band's
+        # rows: 32 KiB here); the file is 16 MiB
+        assert peak < 2.5 * window.nbytes, (interleave, peak)
+
+
+def test_hdf5_arrays_read_chunked_datasets_by_hyperslab(tmp_path, small_cube):
+    path = tmp_path / "chunked.mat"
+    with h5py.File(path, "w", userblock_size=512) as file:
+        dataset = file.create_dataset("cube", data=small_cube.data.T, chunks=(4, 5, 6),
+                                      compression="gzip")  # fmt: skip
+        dataset.attrs["MATLAB_class"] = np.bytes_("uint16")
+    lazy = io.load(path, lazy=True)
+    assert isinstance(lazy.data, HDF5Array)
+    np.testing.assert_array_equal(lazy.read(slice(2, 9), slice(3, 4), slice(1, 13)),
+                                  small_cube.data[2:9, 3:4, 1:13])  # fmt: skip
+
+
+def test_a_codec_coding_whole_cubes_refuses_one_over_its_memory_up_front(tmp_path, small_cube):
+    from hsinr import codecs
+    from hsinr.cli import main
+
+    path = _written(tmp_path, small_cube, "c.npy")
+    lazy = io.load(path, lazy=True)
+    codec = codecs.get("jpeg")
+    message = (r"codec jpeg holds the whole cube in memory: about 0\.00 GB for this "
+               r"12 x 10 x 16 uint16 cube, over the 0\.00 GB")
+    with pytest.raises(InputError, match=message):
+        codec.encode(lazy, {"bpppb": 2.0}, codecs.Run(memory=1000))
+    encoding = codec.encode(lazy, {"bpppb": 4.0}, codecs.Run(progress=False))
+    assert codecs.decode(encoding.data).shape == small_cube.shape
+    assert main(["compress", str(path), str(tmp_path / "c.hsinr"), "--codec", "jpeg",
+                 "--bpppb", "2", "--max-memory", "0.000001"]) == 1  # fmt: skip
