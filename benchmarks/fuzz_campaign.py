@@ -89,6 +89,10 @@ def build_seeds(folder: Path) -> dict[str, dict[str, Path]]:
             path = folder / f"{codec}-{index}.hsinr"
             path.write_bytes(data)
             seeds[f"codec-{codec}"][f"fresh-{index}"] = path
+    wide = Cube(np.ascontiguousarray(sample.data[:40, :36, ::12]), name="seed")
+    tiled = codecs.encode("latent", wide, {"bpppb": 1.0, "tile": 16}, codecs.Run(progress=False))
+    (folder / "latent-tiled.hsinr").write_bytes(tiled.data)  # 3 x 3 tiles
+    seeds["codec-latent"]["fresh-tiled"] = folder / "latent-tiled.hsinr"
     cube = crop.replace(data=np.ascontiguousarray(crop.data[:9, :7, :5]),
                         wavelengths=np.linspace(400.0, 2500.0, 5))  # fmt: skip
     for kind, files in CUBE_FORMATS.items():

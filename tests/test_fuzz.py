@@ -54,6 +54,26 @@ def test_mutated_compressed_files_decode_or_are_refused(seed, case):
 
 
 @pytest.fixture(scope="module")
+def tiled_file() -> bytes:
+    """A latent file of 3 x 3 tiles (container version 2) from a crop of the sample."""
+    from hsinr import datasets
+
+    crop = Cube(np.ascontiguousarray(datasets.sample().data[:40, :36, ::12]), name="seed")
+    return codecs.encode("latent", crop, {"bpppb": 1.0, "tile": 16},
+                         codecs.Run(progress=False)).data  # fmt: skip
+
+
+@FUZZ
+@given(case=CASES)
+def test_mutated_tiled_files_decode_or_are_refused(tiled_file, case):
+    data = mutate_compressed(tiled_file, case_rng("file", "tiled", case))
+    window = codecs.Window(slice(0, 20), slice(10, 30))
+    attempt(lambda: codecs.decode(data, run=fuzz_run()))
+    attempt(lambda: codecs.decode(data, window, run=fuzz_run()))
+    attempt(lambda: codecs.for_file(data).describe(data, fuzz_run()))
+
+
+@pytest.fixture(scope="module")
 def cube_files(tmp_path_factory) -> dict[str, dict[str, bytes]]:
     """Each format's files (name -> bytes) for a small real crop of the bundled sample."""
     from hsinr import datasets

@@ -1,4 +1,6 @@
-"""The one binary framing every codec's file uses (documented byte by byte in docs/FORMAT.md).
+"""The binary framing every codec's file uses (documented byte by byte in docs/FORMAT.md).
+
+Version 1, one payload::
 
     offset  size  field
     0       4     magic b"HSNR"
@@ -10,13 +12,34 @@
     16+H    P     payload
     16+H+P  4     CRC32 of every byte before it (uint32, little-endian)
 
-Reading checks, in order, the length, magic, version, lengths and CRC before anything is
-interpreted, and raises :class:`CorruptFileError` with a one-line reason.
+Version 2, chunks (a tiled codec's global part, chunk 0, then its tiles): the head
+(everything up to the end of chunk 0) has one CRC and every other chunk its own, so a
+window is decoded from the chunks it needs, each checked as it is read::
+
+    offset       size     field
+    0            4        magic b"HSNR"
+    4            1        format version (2)
+    5            1        codec id
+    6            2        codec header length H (uint16)
+    8            4        chunk count N (uint32, at least 1)
+    12           H        codec header
+    12+H         4        length L0 of chunk 0 (uint32)
+    16+H         8(N-1)   per chunk 1 .. N-1: its length (uint32) and CRC32 (uint32)
+    16+H+8(N-1)  L0       chunk 0
+    ...          4        CRC32 of every byte before it (the head)
+    ...          ...      chunks 1 .. N-1, back to back (nothing after the last)
+
+Reading checks, in order, the length, magic, version, lengths and CRC (version 2: the
+head's at once, every other chunk's when it is read) before anything is interpreted,
+and raises :class:`CorruptFileError` with a one-line reason.
 
 >>> blob = pack(1, b"hdr", b"payload")
 >>> frame = unpack(blob)
 >>> frame.codec_id, frame.header, frame.payload
 (1, b'hdr', b'payload')
+>>> frame = unpack(pack_chunks(1, b"hdr", [b"global", b"tile 0", b"tile 1"]))
+>>> frame.version, len(frame.chunks), frame.chunks[2]
+(2, 3, b'tile 1')
 """
 
 from __future__ import annotations
@@ -30,10 +53,17 @@ import numpy as np
 from hsinr.errors import InputError
 
 MAGIC = b"HSNR"
-VERSION = 1
+VERSION = 1  # one payload
+CHUNKED = 2  # independent chunks
+VERSIONS = (VERSION, CHUNKED)
 _PREFIX = struct.Struct("<4sBBHQ")
+_CHUNKED_PREFIX = struct.Struct("<4sBBHI")
+_ENTRY = struct.Struct("<II")  # a chunk's length and CRC32
 _CRC = struct.Struct("<I")
 OVERHEAD = _PREFIX.size + _CRC.size  # bytes of framing around header and payload
+CHUNKED_OVERHEAD = _CHUNKED_PREFIX.size + 2 * _CRC.size  # chunk 0's length, the head's CRC
+# ... and 8 bytes for every other chunk
+MAX_CHUNK = 2**32 - 1
 
 # Original dtypes a file can restore, by their one-byte code.
 DTYPE_CODES: dict[int, np.dtype] = {
@@ -62,14 +92,53 @@ class CorruptFileError(InputError):
     """A compressed file that is truncated, damaged, foreign or of an unknown version."""
 
 
+class Chunks:
+    """The chunks of a version-2 file: ``len``, and ``chunks[i]`` the bytes of chunk i
+    (chunk 0 was checked with the head; any other's CRC is checked when it is read, and
+    nothing else of the file is touched)."""
+
+    def __init__(self, data, starts: np.ndarray, crcs: np.ndarray) -> None:
+        self._data = data
+        self._starts = starts  # (N, 2) int64: where each chunk starts and ends
+        self._crcs = crcs  # (N,) uint32, chunk 0's unused
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def length(self, index: int) -> int:
+        start, end = self._starts[index]
+        return int(end - start)
+
+    def _part(self, index: int) -> memoryview:
+        start, end = self._starts[index]
+        return memoryview(self._data)[int(start) : int(end)]
+
+    def _check(self, index: int) -> None:
+        if index and zlib.crc32(self._part(index)) != int(self._crcs[index]):
+            raise CorruptFileError(f"CRC mismatch in chunk {index}: the file is corrupt")
+
+    def verify(self) -> None:
+        """Check every chunk's CRC (without keeping any chunk)."""
+        for index in range(len(self)):
+            self._check(index)
+
+    def __getitem__(self, index: int) -> bytes:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        self._check(index)
+        return bytes(self._part(index))
+
+
 @dataclass(frozen=True)
 class Frame:
-    """The parts of a container: which codec wrote it, its header and its payload."""
+    """The parts of a container: which codec wrote it, its header and its payload
+    (version 1) or its chunks (version 2)."""
 
     version: int
     codec_id: int
     header: bytes
-    payload: bytes
+    payload: bytes = b""
+    chunks: Chunks | None = None
 
 
 def pack(codec_id: int, header: bytes, payload: bytes) -> bytes:
@@ -80,17 +149,40 @@ def pack(codec_id: int, header: bytes, payload: bytes) -> bytes:
     return body + _CRC.pack(zlib.crc32(body))
 
 
-def unpack(data: bytes) -> Frame:
-    """Check and split file bytes; raises :class:`CorruptFileError` on any failed check."""
+def pack_chunks(codec_id: int, header: bytes, chunks: list[bytes]) -> bytes:
+    """Frame ``header`` and ``chunks`` (chunk 0 first) of codec ``codec_id`` into
+    version-2 file bytes."""
+    if len(header) > 0xFFFF:
+        raise ValueError(f"codec header of {len(header)} bytes exceeds 65535")
+    if not chunks:
+        raise ValueError("a chunked file has at least one chunk")
+    if any(len(chunk) > MAX_CHUNK for chunk in chunks):
+        raise ValueError(f"a chunk exceeds {MAX_CHUNK} bytes")
+    first, *others = chunks
+    head = b"".join([
+        _CHUNKED_PREFIX.pack(MAGIC, CHUNKED, codec_id, len(header), len(chunks)), header,
+        _CRC.pack(len(first)),
+        *(_ENTRY.pack(len(chunk), zlib.crc32(chunk)) for chunk in others), first,
+    ])  # fmt: skip
+    return b"".join([head, _CRC.pack(zlib.crc32(head)), *others])
+
+
+def unpack(data) -> Frame:
+    """Check and split file bytes (``bytes``, or any buffer such as an ``mmap``: a
+    version-2 file's chunks are read only when asked for); raises
+    :class:`CorruptFileError` on any failed check."""
     if len(data) < OVERHEAD:
         raise CorruptFileError(f"not an hsinr file: only {len(data)} bytes")
     magic, version, codec_id, header_len, payload_len = _PREFIX.unpack_from(data)
     if magic != MAGIC:
         raise CorruptFileError("not an hsinr file (wrong magic bytes)")
-    if version != VERSION:
+    if version not in VERSIONS:
         raise CorruptFileError(
-            f"hsinr file format version {version} is not supported (this hsinr reads {VERSION})"
+            f"hsinr file format version {version} is not supported (this hsinr reads "
+            f"{' and '.join(map(str, VERSIONS))})"
         )
+    if version == CHUNKED:
+        return _unpack_chunked(data)
     expected = OVERHEAD + header_len + payload_len
     if len(data) != expected:
         state = "truncated" if len(data) < expected else "has trailing bytes"
@@ -105,6 +197,39 @@ def unpack(data: bytes) -> Frame:
     header = bytes(data[start : start + header_len])
     payload = bytes(data[start + header_len : body_end])
     return Frame(version, codec_id, header, payload)
+
+
+def _unpack_chunked(data) -> Frame:
+    _, version, codec_id, header_len, count = _CHUNKED_PREFIX.unpack_from(data)
+    if count < 1:
+        raise CorruptFileError("a chunked file with no chunks")
+    table_start = _CHUNKED_PREFIX.size + header_len
+    first_start = table_start + 4 + _ENTRY.size * (count - 1)
+    if len(data) < first_start + _CRC.size:
+        raise CorruptFileError(
+            f"file truncated: its header and table of {count:,} chunks need "
+            f"{first_start + _CRC.size:,} bytes, it has {len(data):,}"
+        )
+    (first_length,) = _CRC.unpack_from(data, table_start)
+    table = np.frombuffer(data, dtype="<u4", count=2 * (count - 1), offset=table_start + 4)
+    table = table.reshape(count - 1, 2).astype(np.int64)
+    lengths = np.concatenate([[first_length], table[:, 0]])
+    head_end = first_start + first_length
+    expected = head_end + _CRC.size + int(table[:, 0].sum())
+    if len(data) != expected:
+        state = "truncated" if len(data) < expected else "has trailing bytes"
+        raise CorruptFileError(
+            f"file {state}: its chunk table says {expected:,} bytes, it has {len(data):,}"
+        )
+    (stored_crc,) = _CRC.unpack_from(data, head_end)
+    if zlib.crc32(memoryview(data)[:head_end]) != stored_crc:
+        raise CorruptFileError("CRC mismatch in the file's head: the file is corrupt")
+    ends = np.cumsum(lengths[1:]) + head_end + _CRC.size
+    starts = np.stack([np.concatenate([[first_start], ends - lengths[1:]]),
+                       np.concatenate([[head_end], ends])], axis=1)  # fmt: skip
+    crcs = np.concatenate([[0], table[:, 1]]).astype(np.uint32)
+    header = bytes(data[_CHUNKED_PREFIX.size : table_start])
+    return Frame(version, codec_id, header, chunks=Chunks(data, starts, crcs))
 
 
 def is_container(data: bytes) -> bool:

@@ -74,6 +74,36 @@ def data_range(original: ArrayOrCube) -> float:
     return float(np.max(values)) - float(np.min(values))
 
 
+class ErrorSum:
+    """The squared error of a cube summed a block at a time (for cubes too large to hold
+    twice): :meth:`add` each (original, decoded) pair of blocks, then :meth:`psnr`.
+
+    >>> total = ErrorSum()
+    >>> total.add(np.zeros((1, 2, 3)), np.ones((1, 2, 3)))
+    >>> total.mse, round(total.psnr(10.0), 4)
+    (1.0, 20.0)
+    """
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.count = 0
+
+    def add(self, original: np.ndarray, decoded: np.ndarray) -> None:
+        if np.shape(original) != np.shape(decoded):
+            raise InputError(f"shapes differ: {np.shape(original)} vs {np.shape(decoded)}")
+        difference = np.asarray(original, np.float64) - np.asarray(decoded, np.float64)
+        self.total += float(np.sum(difference * difference))
+        self.count += difference.size
+
+    @property
+    def mse(self) -> float:
+        return self.total / max(self.count, 1)
+
+    def psnr(self, data_range: float) -> float:
+        """PSNR in dB with R = ``data_range`` (the original's global max - min)."""
+        return psnr_of_mse(self.mse, data_range)
+
+
 def mse(original: ArrayOrCube, decoded: ArrayOrCube) -> float:
     """Mean squared error over all values, in the original units squared."""
     a, b = _pair(original, decoded)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,12 +43,16 @@ def naming(path: str) -> Iterator[None]:
         raise type(exc)(f"{name}: {exc}") from exc
 
 
-def read_bytes(path: str) -> bytes:
-    """The bytes of a compressed file, with a clear error when it is missing."""
+def read_bytes(path: str):
+    """The bytes of a compressed file (memory-mapped: a tiled file's chunks are read only
+    when a decoder asks for them), with a clear error when it is missing."""
     file = Path(path)
     if not file.is_file():
         raise InputError(f"{path}: no such file")
-    return file.read_bytes()
+    if file.stat().st_size == 0:
+        return b""
+    with open(file, "rb") as stream:
+        return mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def check_output(output: str, *inputs: str) -> Path:

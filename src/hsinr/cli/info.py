@@ -26,12 +26,15 @@ def compressed_facts(path: Path, limits: Limits = DEFAULT) -> dict[str, object]:
     """The checked header of an hsinr file, as plain values."""
     data = path.read_bytes()
     with naming(str(path)):
+        frame = container.unpack(data)
+        if frame.chunks is not None:
+            frame.chunks.verify()
         codec = codecs.for_file(data)
         described = codec.describe(data, Run(limits=limits))
     facts: dict[str, object] = {
         "file": str(path),
         "codec": codec.name,
-        "format_version": container.VERSION,
+        "format_version": frame.version,
         "crc": "ok",
         **described,
         "bytes": len(data),

@@ -35,7 +35,7 @@ import time
 import typing
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -336,6 +336,38 @@ class Window:
         return cube.replace(data=np.ascontiguousarray(part))
 
 
+@dataclass(frozen=True)
+class Piece:
+    """Part of a decoded window: its rows and columns within the window and its values
+    (rows, cols, the window's bands) in the cube's original dtype."""
+
+    rows: range
+    cols: range
+    values: np.ndarray
+
+
+@dataclass
+class Stream:
+    """A decoded window as :class:`Piece` objects that come one at a time (iterate once):
+    its ``shape`` and ``dtype`` are known before the first piece."""
+
+    shape: tuple[int, int, int]
+    dtype: np.dtype
+    pieces: Iterator[Piece]
+
+    def __iter__(self) -> Iterator[Piece]:
+        return self.pieces
+
+    def assembled(self) -> Cube:
+        """All the pieces in one cube in memory."""
+        out = np.empty(self.shape, dtype=self.dtype)
+        for piece in self.pieces:
+            out[piece.rows.start : piece.rows.stop, piece.cols.start : piece.cols.stop] = (
+                piece.values
+            )
+        return Cube(out, name="decoded")
+
+
 @dataclass
 class Encoding:
     """A compressed file and what the encoder measured and chose (``details``: plain
@@ -376,7 +408,9 @@ class Codec(ABC):
     Options: ClassVar[type[Options]] = Options
     needs_budget: ClassVar[bool] = True
     windowed: ClassVar[bool] = False
+    tiled: ClassVar[bool] = False  # decodes a window tile by tile (:meth:`stream`)
     streams: ClassVar[bool] = False  # codes a lazy cube without reading it whole
+    versions: ClassVar[tuple[int, ...]] = (container.VERSION,)  # container versions it reads
     memory_per_value: ClassVar[float] = 24.0  # bytes the encoder holds per value when whole
     example_options: ClassVar[dict[str, Any]] = {"bpppb": 0.1}  # what ``hsinr demo`` runs
 
@@ -464,23 +498,48 @@ class Codec(ABC):
         """The cube, or a window of it (checked against the cube's size)."""
         run = Run() if run is None else run
         window = Window() if window is None else window
+        if self.tiled:
+            return self.stream(data, window, run).assembled()
         if window.whole:
             return self._decode(data, None, run)
         if self.windowed:
             return self._decode(data, window, run)
         return window.cut(self._decode(data, None, run))
 
-    @abstractmethod
+    def stream(self, data: bytes, window: Window | None = None, run: Run | None = None) -> Stream:
+        """The cube, or a window of it, as pieces decoded one after another (a ``tiled``
+        codec decodes one tile at a time, so memory holds a piece, not the cube)."""
+        run = Run() if run is None else run
+        window = Window() if window is None else window
+        if self.tiled:
+            return self._stream(data, window, run)
+        cube = self.decode(data, window, run)
+        whole = Piece(range(cube.height), range(cube.width), cube.data)
+        return Stream(cube.shape, cube.dtype, iter([whole]))
+
     def _decode(self, data: bytes, window: Window | None, run: Run) -> Cube:
-        """The cube (``window`` is given only to a ``windowed`` codec)."""
+        """The cube (``window`` is given only to a ``windowed`` codec); every codec that
+        is not ``tiled`` implements it."""
+        raise NotImplementedError
+
+    def _stream(self, data: bytes, window: Window, run: Run) -> Stream:
+        """The window's pieces (a ``tiled`` codec implements it)."""
+        raise NotImplementedError
 
     @abstractmethod
     def describe(self, data: bytes, run: Run | None = None) -> dict[str, Any]:
         """The checked header's fields as plain values, ``shape`` among them."""
 
     def frame(self, data: bytes) -> container.Frame:
-        """The container's parts, after its checks and the check that this codec wrote it."""
+        """The container's parts, after its checks and the check that this codec wrote it
+        in a container version it writes (``versions``)."""
         frame = container.unpack(data)
         if frame.codec_id != self.codec_id:
             raise container.CorruptFileError(f"not a {self.name} file (codec id {frame.codec_id})")
+        if frame.version not in self.versions:
+            raise container.CorruptFileError(
+                f"a {self.name} file in container version {frame.version}: hsinr never "
+                f"writes one (it reads {self.name} files of version "
+                f"{' and '.join(map(str, self.versions))})"
+            )
         return frame

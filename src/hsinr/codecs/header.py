@@ -74,12 +74,19 @@ class CubeHeader:
         of pixels in row-major order, asked for a chunk at a time and written straight
         into the output in its original dtype (memory: the output and one chunk)."""
         rows, cols, bands = self.shape
-        out = np.empty((rows * cols, bands), dtype=self.dtype)
-        step = max(1, RESTORE_CHUNK // bands)
-        for start in range(0, rows * cols, step):
-            part = slice(start, min(start + step, rows * cols))
-            out[part] = self.scale.invert(np.clip(spectra(part), 0.0, 1.0), self.dtype)
+        out = self.restore_spectra(spectra, rows * cols, bands)
         return Cube(out.reshape(rows, cols, bands), name="decoded")
+
+    def restore_spectra(self, spectra: Callable[[slice], np.ndarray], count: int,
+                        bands: int) -> np.ndarray:  # fmt: skip
+        """(count, bands) values in the original dtype from ``spectra(part)``, the
+        normalised spectra of a range of the ``count`` pixels, asked a chunk at a time."""
+        out = np.empty((count, bands), dtype=self.dtype)
+        step = max(1, RESTORE_CHUNK // max(bands, 1))
+        for start in range(0, count, step):
+            part = slice(start, min(start + step, count))
+            out[part] = self.scale.invert(np.clip(spectra(part), 0.0, 1.0), self.dtype)
+        return out
 
 
 def checked_scale(low: float, high: float, dtype: np.dtype) -> Normalisation:

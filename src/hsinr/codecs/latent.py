@@ -1,352 +1,80 @@
-"""Codec ``latent``: wavelet latents and a coded spectral basis (hsinr's flagship
+"""Codec ``latent``: wavelet latents and a coded spectral basis, in tiles (hsinr's flagship
 rate-distortion codec; method and measurements in docs/METHODS.md, bytes in
 docs/FORMAT.md).
 
-Decoder: ``spectra = (q * W^-1(y)) @ B + m`` where ``y`` are k integer latent images in
-the CDF 9/7 wavelet domain (:mod:`hsinr.transforms.wavelet`), ``W^-1`` the wavelet
-synthesis, and the basis ``B`` (k x C) and mean ``m`` are stored as integers times one
-step per row (a row's first differences along the bands are what is coded). Non-zero
-latents decode at
-``sign(y) (|y| - offset)``, the centroid offset stored in the header. Every integer is
-entropy coded with constriction's ANS coder under a zero-centred quantised Laplace: one
-scale per basis row; for the latents one scale per component and subband, shifted by a
-context offset (:mod:`hsinr.entropy.context`).
+Decoder, per tile: ``spectra = (q * W^-1(y)) @ B + m`` where ``y`` are k integer latent
+images in the CDF 9/7 wavelet domain of the tile (:mod:`hsinr.transforms.wavelet`),
+``W^-1`` the wavelet synthesis, and the basis ``B`` (k x C) and mean ``m``, shared by
+all tiles, are stored as integers times one step per row. Non-zero latents decode at
+``sign(y) (|y| - offset)``, the tile's centroid offset. Every integer is entropy coded
+with constriction's ANS coder under a zero-centred quantised Laplace: one scale per
+basis row; for a tile's latents one scale per component and subband, shifted by a
+context offset (:mod:`hsinr.entropy.context`). A window decodes only the tiles it
+touches.
 
-Encoder: the KLT gives the basis and, by wavelet analysis of the component images, the
-latents; these are rounded and improved by RDOQ passes (:mod:`hsinr.quantise.rdoq`),
-and the basis and mean are refitted by least squares to the stored latents. Rate
-control: for each k, bisection on q (equivalently on lambda = q^2 ln2 / 6); the k with
-the best PSNR wins. Optional (``iterations``): gradient rate-distortion training of
-latents, basis and mean (``hsinr.nn.latent``), then q is bisected again so that the
-trained file fits.
-
-Basis steps: row r is quantised with step ``q * rho_r / sqrt(H W)``, ``rho_r`` the
-reciprocal RMS of that row's coefficient (1 for the mean): the high-rate optimum for
-the squared error the row's rounding adds, at the same lambda as the latents.
+Encoder: :mod:`hsinr.codecs.latent_encoder` (scan, search on a sample of tiles, one pass
+of coding on all cores). Basis steps: row r is quantised with step
+``q * rho_r / sqrt(H W)``, ``rho_r`` the reciprocal RMS of that row's coefficient (1 for
+the mean): the high-rate optimum for the squared error the row's rounding adds, at the
+same lambda as the latents.
 """
 
 from __future__ import annotations
 
 import math
-import struct
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
-from hsinr import container
-from hsinr.codecs.base import Codec, Encoding, Options, Run, Window, option
-from hsinr.codecs.header import CubeHeader
+from hsinr.codecs.base import Codec, Encoding, Options, Piece, Run, Stream, Window, option
+from hsinr.codecs.header import CubeHeader, checked_scale
+from hsinr.codecs.latent_encoder import (
+    FINAL_AIM,
+    LOWEST,
+    PARALLEL_PIXELS,
+    REFINED,
+    STEP_RANGE,
+    Choice,
+    Coded,
+    Quantised,
+    Search,
+    Spectral,
+    TileSettings,
+    assemble,
+    choose,
+    code_tile,
+    default_tile_levels,
+    interpolated_step,
+    latent_images,
+    quantise,
+    scan,
+    tile_jobs,
+    tile_values,
+    workers,
+)
+from hsinr.codecs.latent_format import (
+    CODEC_ID,
+    LatentFile,
+    LatentHeader,
+    decode_part,
+    latent_groups,
+    read,
+    row_steps,
+)
 from hsinr.cube import Cube
-from hsinr.entropy.context import (
-    BUCKETS,
-    Neighbours,
-    bucket_of,
-    coded_scales,
-    fit_offsets,
-    scale_table,
-)
-from hsinr.entropy.laplace import (
-    MAX_BOUND,
-    LaplaceDecoder,
-    encode_symbols,
-    fit_scale_codes,
-    min_cost,
-    scale_code,
-    scale_of,
-)
 from hsinr.errors import InputError
-from hsinr.limits import DEFAULT, ROW_STEP_OPERATIONS, Limits
-from hsinr.metrics import psnr_of_mse
+from hsinr.parallel import map_in_processes
 from hsinr.progress import progress_bar
-from hsinr.quantise.rdoq import centroid_offset, optimise_quantisation
-from hsinr.ratecontrol import bisect, budget_bytes
-from hsinr.transforms.klt import component_counts, principal_basis
+from hsinr.ratecontrol import budget_bytes
+from hsinr.tiles import TileGrid
+from hsinr.transforms.klt import component_counts
 from hsinr.transforms.wavelet import MAX_LEVELS, Wavelet2D
 
-CODEC_ID = 7
-_HEADER = struct.Struct("<BHfB")
-_BOUND = struct.Struct("<I")
-STEP_RANGE = (1e-5, 4.0)  # latent steps q searched (normalised units)
 RDOQ_PASSES = 2  # rate-distortion optimised quantisation passes over the latents
-
-
-@dataclass(frozen=True)
-class LatentHeader:
-    """The codec header's own fields after the cube header."""
-
-    cube: CubeHeader
-    levels: int
-    components: int
-    step: float
-    offset_code: int = 0  # latents != 0 decode to sign(y) (|y| - offset_code / 256)
-
-    @property
-    def offset(self) -> float:
-        return self.offset_code / 256
-
-    def pack(self) -> bytes:
-        return self.cube.pack() + _HEADER.pack(
-            self.levels, self.components, self.step, self.offset_code
-        )
-
-    @classmethod
-    def unpack(cls, data: bytes, limits: Limits = DEFAULT) -> LatentHeader:
-        cube, used = CubeHeader.unpack_from(data, limits)
-        if len(data) != used + _HEADER.size:
-            raise container.CorruptFileError("latent header has the wrong length")
-        levels, k, step, offset_code = _HEADER.unpack_from(data, used)
-        bands = cube.shape[2]
-        if not 1 <= k <= bands:
-            raise container.CorruptFileError(f"latent header claims {k} components")
-        if not (math.isfinite(step) and step > 0):
-            raise container.CorruptFileError("latent header holds an invalid step")
-        if levels > MAX_LEVELS:
-            raise container.CorruptFileError(f"latent header claims {levels} wavelet levels")
-        return cls(cube, levels, k, step, offset_code)
-
-    def wavelet(self) -> Wavelet2D:
-        rows, cols, _ = self.cube.shape
-        try:
-            return Wavelet2D(rows, cols, self.levels)
-        except ValueError as exc:
-            raise container.CorruptFileError(str(exc)) from exc
-
-
-@dataclass
-class Quantised:
-    """What the file stores: integer latents (k, H, W) and basis rows (k + 1, C)."""
-
-    latents: np.ndarray
-    rows: np.ndarray
-    row_codes: np.ndarray  # step code per basis row
-
-    def basis(self, header: LatentHeader) -> np.ndarray:
-        return self.rows * row_steps(self.row_codes, header)[:, None]
-
-
-def latent_groups(wavelet: Wavelet2D, k: int) -> np.ndarray:
-    """The entropy-model group (component, subband) of every latent, (k, H, W)."""
-    return wavelet.subbands[None] + wavelet.subband_count * np.arange(k)[:, None, None]
-
-
-def row_steps(codes: np.ndarray, header: LatentHeader) -> np.ndarray:
-    """The quantiser step of each basis row (see the module docstring)."""
-    rows, cols, _ = header.cube.shape
-    return header.step * scale_of(codes) / math.sqrt(rows * cols)
-
-
-@dataclass(frozen=True)
-class EntropyModel:
-    """The latents' entropy model: a scale code per (component, subband) group, a context
-    offset per bucket (:mod:`hsinr.entropy.context`), and the resulting scale of every latent."""
-
-    group_codes: np.ndarray  # uint8 (k * subbands,)
-    offsets: np.ndarray  # int8 (BUCKETS,)
-    scales: np.ndarray  # (k, rows * cols)
-    neighbours: Neighbours
-
-    @classmethod
-    def fit(cls, latents: np.ndarray, wavelet: Wavelet2D, contexts: bool = True) -> EntropyModel:
-        """The model that codes ``latents`` (k, rows * cols) in about the fewest bits
-        (without ``contexts``: every context offset 0, one scale per group)."""
-        k = len(latents)
-        groups = latent_groups(wavelet, k).reshape(k, -1)
-        codes = fit_scale_codes(latents, groups, k * wavelet.subband_count)
-        per_latent = codes[groups]
-        neighbours = Neighbours.of(wavelet)
-        magnitude = np.abs(latents) / scale_of(per_latent)
-        buckets = bucket_of(neighbours.all_contexts(magnitude))
-        offsets = fit_offsets(latents, per_latent, buckets)
-        if not contexts:
-            offsets = np.zeros_like(offsets)
-        return cls(codes, offsets, coded_scales(per_latent, offsets, buckets), neighbours)
-
-
-def pack(
-    header: LatentHeader, wavelet: Wavelet2D, quantised: Quantised, contexts: bool = True
-) -> bytes:
-    """The file of ``quantised`` (the entropy models are fitted here)."""
-    k = header.components
-    differences = np.diff(quantised.rows, axis=1, prepend=0).astype(np.int64)
-    latents = quantised.latents.astype(np.int64).reshape(k, -1)
-    bound = max(int(np.abs(differences).max()), int(np.abs(latents).max()), 1)
-    if bound > MAX_BOUND:
-        raise InputError("values too large to code at this step; use a larger budget or step")
-    row_groups = np.repeat(np.arange(k + 1), differences.shape[1])
-    basis_codes = fit_scale_codes(differences, row_groups, k + 1)
-    model = EntropyModel.fit(latents, wavelet, contexts)
-    order = np.concatenate(model.neighbours.rows)
-    symbols = np.concatenate([differences.reshape(-1), latents[:, order].reshape(-1)])
-    all_scales = np.concatenate([np.repeat(scale_of(basis_codes), differences.shape[1]),
-                                 model.scales[:, order].reshape(-1)])  # fmt: skip
-    words = encode_symbols(symbols, all_scales, -bound, bound)
-    payload = b"".join([
-        _BOUND.pack(bound), quantised.row_codes.astype(np.uint8).tobytes(),
-        basis_codes.tobytes(), model.group_codes.tobytes(), model.offsets.tobytes(),
-        words.tobytes(),
-    ])  # fmt: skip
-    return container.pack(CODEC_ID, header.pack(), payload)
-
-
-def unpack(
-    data: bytes, limits: Limits = DEFAULT
-) -> tuple[LatentHeader, Wavelet2D, Quantised]:
-    """Header, wavelet and stored integers of a ``latent`` file, every field checked (the
-    sizes against ``limits`` before anything is allocated, the payload against the least
-    bits its symbols need)."""
-    frame = container.unpack(data)
-    if frame.codec_id != CODEC_ID:
-        raise container.CorruptFileError(f"not a latent file (codec id {frame.codec_id})")
-    header = LatentHeader.unpack(frame.header, limits)
-    rows, cols, bands = header.cube.shape
-    k = header.components
-    limits.check_count((k + 1) * bands, "the file's basis values")
-    wavelet = header.wavelet()
-    steps = k * (max(r1 - r0 for r0, r1, _, _ in wavelet.boxes[:1]) + sum(
-        max(r1 - r0 for r0, r1, _, _ in wavelet.boxes[first : first + 3])
-        for first in range(1, wavelet.subband_count, 3)
-    ))  # fmt: skip
-    limits.check_work(
-        steps * ROW_STEP_OPERATIONS + k * rows * cols,
-        f"decoding its {k} x {rows} x {cols} latents in {steps:,} row steps",
-    )
-    payload = frame.payload
-    sizes = [_BOUND.size, k + 1, k + 1, k * wavelet.subband_count, BUCKETS]
-    tables = sum(sizes)
-    if len(payload) < tables or (len(payload) - tables) % 4:
-        raise container.CorruptFileError("latent payload has the wrong length")
-    (bound,) = _BOUND.unpack_from(payload)
-    if not 1 <= bound <= MAX_BOUND:
-        raise container.CorruptFileError(f"symbol bound {bound} is out of range")
-    ends = np.cumsum(sizes)
-    row_codes, basis_codes, latent_codes = (
-        np.frombuffer(payload[ends[i] : ends[i + 1]], dtype=np.uint8) for i in range(3)
-    )
-    offsets = np.frombuffer(payload[ends[3] : ends[4]], dtype=np.int8).astype(np.int64)
-    decoder = LaplaceDecoder(np.frombuffer(payload[tables:], dtype="<u4"), -bound, bound)
-    per_subband = np.array([(r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in wavelet.boxes])
-    cheapest = min_cost(scale_table(offsets), -bound, bound).min(axis=1)  # per group code
-    least = bands * min_cost(scale_of(basis_codes), -bound, bound).sum() + np.sum(
-        cheapest[latent_codes].reshape(k, -1) * per_subband
-    )  # fmt: skip
-    decoder.require(float(least), f"the basis and {k} x {rows} x {cols} latents")
-    differences = decoder.decode(np.repeat(scale_of(basis_codes), bands))
-    latents = _decode_latents(decoder, wavelet, latent_codes.reshape(k, -1), offsets)
-    decoder.finish()
-    basis_rows = np.cumsum(differences.reshape(k + 1, bands), axis=1)
-    return header, wavelet, Quantised(latents.reshape(k, rows, cols), basis_rows, row_codes)
-
-
-def _decode_latents(
-    decoder: LaplaceDecoder, wavelet: Wavelet2D, codes: np.ndarray, offsets: np.ndarray
-) -> np.ndarray:
-    """The (k, rows * cols) latents, decoded component by component, a row at a time in
-    the file's order, each row's scales from the contexts of the rows before it."""
-    neighbours = Neighbours.of(wavelet)
-    size = wavelet.rows * wavelet.cols
-    subband = wavelet.subbands.reshape(-1)
-    row_subbands = [subband[positions] for positions in neighbours.rows]
-    scales = scale_table(offsets)
-    latents = np.zeros((len(codes), size), dtype=np.int64)
-    previous = None
-    for component, component_codes in enumerate(codes):
-        group_scales = scale_of(component_codes)
-        magnitude = np.zeros(size + 1)  # the last entry stands for "no neighbour"
-        for positions, subbands in zip(neighbours.rows, row_subbands, strict=True):
-            contexts = neighbours.contexts(magnitude, previous, positions)
-            symbols = decoder.decode(scales[component_codes[subbands], bucket_of(contexts)])
-            latents[component, positions] = symbols
-            magnitude[positions] = np.abs(symbols) / group_scales[subbands]
-        previous = magnitude
-    return latents
-
-
-def reconstruct(header: LatentHeader, wavelet: Wavelet2D, quantised: Quantised) -> np.ndarray:
-    """The normalised (H, W, C) cube the file decodes to (unclipped)."""
-    rows, cols, bands = header.cube.shape
-    basis = quantised.basis(header)
-    return (decoded_scores(header, wavelet, quantised) @ basis[1:] + basis[0]).reshape(
-        rows, cols, bands
-    )
-
-
-def decoded_scores(header: LatentHeader, wavelet: Wavelet2D, quantised: Quantised) -> np.ndarray:
-    """The (H W, k) component values the latents decode to."""
-    latents = quantised.latents.astype(np.float64)
-    latents = np.sign(latents) * np.maximum(np.abs(latents) - header.offset, 0.0)
-    images = wavelet.synthesis(latents) * header.step
-    return images.reshape(header.components, -1).T
-
-
-class _Problem:
-    """One cube prepared for coding: its KLT, the wavelet of its component images."""
-
-    def __init__(self, cube: Cube, k_max: int, levels: int, passes: int = RDOQ_PASSES,
-                 contexts: bool = True, refit: bool = True) -> None:  # fmt: skip
-        self.passes, self.contexts, self.refit = passes, contexts, refit
-        self.cube_header = CubeHeader.of(cube)
-        self.values, _ = cube.normalise(np.float64)
-        rows, cols, bands = cube.shape
-        pixels = self.values.reshape(-1, bands)
-        basis = principal_basis(pixels, k_max, stored=False)
-        self.mean, self.components = basis.mean, basis.components.T  # (k_max, C)
-        scores = basis.project(pixels)  # (HW, k_max)
-        self.rms = np.sqrt(np.mean(scores**2, axis=0))
-        self.wavelet = Wavelet2D(rows, cols, levels)
-        self.coefficients = self.wavelet.analysis(scores.T.reshape(-1, rows, cols))
-
-    def header(self, k: int, step: float) -> LatentHeader:
-        return LatentHeader(self.cube_header, self.wavelet.levels, k, float(np.float32(step)))
-
-    def row_codes(self, k: int) -> np.ndarray:
-        reciprocal = np.concatenate([[1.0], 1 / np.maximum(self.rms[:k], 1e-12)])
-        return scale_code(reciprocal)
-
-    def start(self, k: int, step: float) -> tuple[LatentHeader, np.ndarray, np.ndarray, np.ndarray]:
-        """Header, latents (in steps), basis rows and row codes before any training; the
-        step is raised where needed to keep every symbol within the coder's bound."""
-        codes = self.row_codes(k)
-        rows = np.vstack([self.mean, self.components[:k]])
-        relative_steps = row_steps(codes, self.header(k, 1.0))
-        peak = max(float(np.abs(self.coefficients[:k]).max()),
-                   float((2 * np.abs(rows).max(axis=1) / relative_steps).max()))  # fmt: skip
-        header = self.header(k, max(step, peak / (MAX_BOUND - 1)))
-        return header, self.coefficients[:k] / header.step, rows, codes
-
-    def quantise(self, header, latents, rows, codes) -> tuple[LatentHeader, Quantised]:
-        """Latents: rounded, then ``self.passes`` passes of rate-distortion optimised
-        quantisation (see :func:`optimise_quantisation`); the reconstruction offset is set
-        to the non-zero latents' centroid. Basis rows: refitted by least squares to the
-        decoded latents (with ``self.refit``), then rounded to their steps."""
-        symbols = np.rint(latents)
-        k = header.components
-        for _ in range(self.passes):
-            offset = centroid_offset(symbols, latents)
-            model = EntropyModel.fit(symbols.reshape(k, -1), self.wavelet, self.contexts)
-            scales = model.scales.reshape(symbols.shape)
-            symbols = optimise_quantisation(symbols, latents, scales, offset)
-        header = replace(header, offset_code=round(256 * centroid_offset(symbols, latents)))
-        steps = row_steps(codes, header)[:, None]
-        if self.refit:
-            scores = decoded_scores(header, self.wavelet, Quantised(symbols, rows, codes))
-            design = np.hstack([np.ones((len(scores), 1)), scores])
-            pixels = self.values.reshape(len(scores), -1)
-            rows = np.linalg.lstsq(design, pixels, rcond=None)[0]
-        return header, Quantised(symbols, np.rint(rows / steps), codes)
-
-    def mse(self, header: LatentHeader, quantised: Quantised) -> float:
-        decoded = np.clip(reconstruct(header, self.wavelet, quantised), 0.0, 1.0)
-        return float(np.mean((decoded - self.values) ** 2))
-
-
-@dataclass
-class _Trial:
-    """One file the search wrote, with what the encoder measured."""
-
-    data: bytes
-    components: int
-    step: float
-    psnr: float  # on the normalised cube, as decoded
+DEFAULT_TILE = 256
+STEP_MODE_COMPONENTS = 16  # k with --step and no --components (at most the bands)
+CORRECTIONS = 3  # whole-file recodings allowed when the search's estimate missed
 
 
 @dataclass(frozen=True)
@@ -360,13 +88,16 @@ class LatentOptions(Options):
         None, "the latent quantiser step q (normalised units) instead of a budget", above=0.0,
         metavar="Q",
     )  # fmt: skip
+    tile: int = option(DEFAULT_TILE, "tile size in pixels: tiles are coded independently (on "
+                       "all cores) and decoded alone for a window; a smaller scene is one tile",
+                       low=16, high=4096, metavar="T")  # fmt: skip
     iterations: int = option(
         0, "steps of gradient rate-distortion training of latents, basis and mean "
-        "(Cool-chic style; off by default: it measured no gain)", low=0, flag="--iters",
-        metavar="N",
+        "(Cool-chic style; scenes of one tile only; off by default: it measured no gain)",
+        low=0, flag="--iters", metavar="N",
     )  # fmt: skip
-    levels: int = option(-1, "wavelet levels (-1: until the low band is about 4 pixels wide)",
-                         low=-1, high=MAX_LEVELS)  # fmt: skip
+    levels: int = option(-1, "wavelet levels (-1: until a tile's low band is about 4 pixels "
+                         "wide)", low=-1, high=MAX_LEVELS)  # fmt: skip
     rdoq: int = option(RDOQ_PASSES, "RDOQ passes over the latents", low=0,
                        high=8, metavar="N")  # fmt: skip
     contexts: bool = option(True, "context-adaptive Laplace scales (off: for ablations)")
@@ -380,117 +111,236 @@ class LatentOptions(Options):
 class LatentCodec(Codec):
     name = "latent"
     codec_id = CODEC_ID
-    summary = ("hsinr's rate-distortion codec: KLT basis at RD-optimal steps, CDF 9/7 wavelet "
-               "latents with RDOQ, context-adaptive Laplace ANS")  # fmt: skip
+    summary = (
+        "hsinr's rate-distortion codec: KLT basis at RD-optimal steps, CDF 9/7 wavelet "
+        "latents with RDOQ, context-adaptive Laplace ANS; in tiles, on all cores"
+    )
     Options = LatentOptions
     needs_budget = False  # a step will do
+    tiled = True
+    streams = True
+    versions = (1, 2)
 
     def uses_device(self, options: LatentOptions) -> bool:
         return options.iterations > 0
+
+    # -- encoding ----------------------------------------------------------------------------------
 
     def _encode(self, cube: Cube, options: LatentOptions, run: Run) -> Encoding:
         """The best file within the budget (or at the latent step). ``components`` fixes
         k instead of searching it; ``iterations`` > 0 adds gradient rate-distortion
         training (with ``run``'s seed and device)."""
-        bands = cube.shape[2]
+        rows, cols, bands = cube.shape
         counts = component_counts(bands)
         if options.components is not None:
             if options.components > bands:
                 raise InputError(f"--components must be at most the cube's {bands} bands")
             counts = [options.components]
+        grid = TileGrid(rows, cols, options.tile, options.tile)
+        if options.iterations and len(grid) > 1:
+            raise InputError(
+                f"--iters trains a scene of one tile; this {rows} x {cols} scene has "
+                f"{len(grid)} tiles of {options.tile} (raise --tile to {max(rows, cols)})"
+            )
+        levels = default_tile_levels(grid, options.levels)
         try:
-            problem = _Problem(cube, max(counts), options.levels, options.rdoq, options.contexts,
-                               options.refit)  # fmt: skip
+            for shape in grid.tile_shapes():
+                Wavelet2D(*shape, levels)
         except ValueError as exc:
-            raise InputError(str(exc)) from exc
-        iterations = options.iterations
-        if options.step is not None:
-            k = counts[0] if options.components is not None else min(16, bands)
-            trial = self._trained_at(problem, k, options.step, iterations, run, run.progress)
-            return self._encoding(trial, cube, options)
-        target = budget_bytes(options.bpppb, cube.shape)
-        k, start = self._search(problem, counts, target, run.progress)
-        if iterations == 0 or start is None:
-            chosen = start if start is not None else self._smallest(problem, counts)
-            return self._encoding(chosen, cube, options)
-        trials = progress_bar(total=8, desc="rate control", enabled=run.progress)
+            raise InputError(f"--levels {levels}: {exc}") from None
+        job = _Job(cube, options, run, grid, levels, counts)
+        coded = job.encoded()
+        return self.encoding(coded.data, cube, options, psnr=coded.psnr,
+                             details={"components": coded.components, "step": coded.step,
+                                      "tiles": len(grid)})  # fmt: skip
 
-        def trained_at(log_step: float) -> _Trial:
-            trials.update()
-            return self._trained_at(problem, k, math.exp(-log_step), iterations, run, False)
+    # -- decoding ----------------------------------------------------------------------------------
 
-        first = -math.log(start.step)
-        found = bisect(trained_at, lambda e: len(e.data), first, first + math.log(2.0), target,
-                       steps=6, tolerance=0.01)  # fmt: skip
-        trials.close()
-        chosen = found.value if found.within and found.value.psnr > start.psnr else start
-        return self._encoding(chosen, cube, options)
-
-    def _search(self, problem: _Problem, counts, target, progress):
-        """For each k, bisect q; the (k, q) with the best PSNR within the budget (no training)."""
-        best: _Trial | None = None
-        worse = 0
-        bar = progress_bar(counts, desc="components", enabled=progress)
-        for k in bar:
-            found = bisect(
-                lambda log_step, k=k: self._untrained(problem, k, math.exp(-log_step)),
-                lambda encoding: len(encoding.data),
-                -math.log(STEP_RANGE[1]), -math.log(STEP_RANGE[0]), target, tolerance=0.005,
-            )  # fmt: skip
-            if not found.within:
-                continue
-            if best is None or found.value.psnr > best.psnr:
-                best, worse = found.value, 0
-                bar.set_postfix(k=k, psnr=f"{best.psnr:.2f}")
-            else:
-                worse += 1
-                if worse >= 2:
-                    break
-        bar.close()
-        return (best.components if best else counts[0]), best
-
-    def _smallest(self, problem: _Problem, counts) -> _Trial:
-        return self._untrained(problem, counts[0], STEP_RANGE[1])
-
-    def _untrained(self, problem: _Problem, k: int, step: float) -> _Trial:
-        header, latents, rows, codes = problem.start(k, step)
-        return self._trial(problem, problem.quantise(header, latents, rows, codes))
-
-    def _trained_at(self, problem, k, step, iterations, run: Run, progress: bool) -> _Trial:
-        header, latents, rows, codes = problem.start(k, step)
-        if iterations:
-            from hsinr.nn.latent import RateDistortion, train
-
-            groups = latent_groups(problem.wavelet, k)
-            settings = RateDistortion(iterations=iterations, seed=run.seed)
-            latents, rows = train(problem.values, problem.wavelet, latents, groups, rows,
-                                  row_steps(codes, header), header.step, settings,
-                                  device=run.device, progress=progress)  # fmt: skip
-        return self._trial(problem, problem.quantise(header, latents, rows, codes))
-
-    def _trial(self, problem: _Problem, parts) -> _Trial:
-        header, quantised = parts
-        data = pack(header, problem.wavelet, quantised, problem.contexts)
-        psnr = psnr_of_mse(problem.mse(header, quantised))
-        return _Trial(data, header.components, header.step, psnr)
-
-    def _encoding(self, trial: _Trial, cube: Cube, options: LatentOptions) -> Encoding:
-        return self.encoding(trial.data, cube, options, psnr=trial.psnr,
-                             details={"components": trial.components, "step": trial.step})
+    def _stream(self, data: bytes, window: Window, run: Run) -> Stream:
+        file = read(data, run.limits)
+        header = file.header
+        rows, cols, bands = window.checked(header.cube.shape)
+        shape = (len(rows), len(cols), len(bands))
+        return Stream(shape, header.cube.dtype, _pieces(file, rows, cols, bands, run.jobs))
 
     def describe(self, data: bytes, run: Run | None = None) -> dict[str, object]:
-        header, _, quantised = unpack(data, (run or Run()).limits)
+        file = read(data, (run or Run()).limits)
+        header = file.header
         return {
             **header.cube.describe(),
             "components": header.components,
             "wavelet_levels": header.levels,
             "step": header.step,
-            "nonzero_latents": int(np.count_nonzero(quantised.latents)),
+            "tiles": len(header.grid),
+            "tile_size": [header.tile_rows, header.tile_cols],
+            "layout_version": file.version,
         }
 
-    def _decode(self, data: bytes, window: Window | None, run: Run) -> Cube:
-        """The cube (its values and memory checked against ``run.limits`` first)."""
-        header, wavelet, quantised = unpack(data, run.limits)
-        scores = decoded_scores(header, wavelet, quantised)
-        basis = quantised.basis(header)
-        return header.cube.restore_pixels(lambda part: scores[part] @ basis[1:] + basis[0])
+
+def _pieces(file: LatentFile, rows: range, cols: range, bands: range,
+            jobs: int) -> Iterator[Piece]:  # fmt: skip
+    """The window's pieces, one per tile it touches, each tile decoded alone (in ``jobs``
+    processes when there are many)."""
+    tiles = file.header.grid.touching(rows, cols)
+    parts = [(range(max(rows.start, t.rows.start), min(rows.stop, t.rows.stop)),
+              range(max(cols.start, t.cols.start), min(cols.stop, t.cols.stop))) for t in tiles]
+    work = (file.tile_job(tile, *part, bands) for tile, part in zip(tiles, parts, strict=True))
+    pixels = sum(len(r) * len(c) for r, c in parts)
+    workers = jobs if len(tiles) > 1 and pixels >= PARALLEL_PIXELS else 1
+    decoded = map_in_processes(decode_part, work, workers)
+    for (inside_rows, inside_cols), values in zip(parts, decoded, strict=True):
+        yield Piece(range(inside_rows.start - rows.start, inside_rows.stop - rows.start),
+                    range(inside_cols.start - cols.start, inside_cols.stop - cols.start), values)
+
+
+# -- one encoding job ------------------------------------------------------------------------
+
+
+class _Job:
+    """One cube being encoded: the scan, the search and the coding passes."""
+
+    def __init__(self, cube: Cube, options: LatentOptions, run: Run, grid: TileGrid,
+                 levels: int, counts: list[int]) -> None:  # fmt: skip
+        self.cube, self.options, self.run = cube, options, run
+        self.grid, self.levels, self.counts = grid, levels, counts
+        self.scale, moments = scan(cube, grid, run.jobs)
+        checked_scale(self.scale.minimum, self.scale.maximum, cube.dtype)
+        self.cube_header = CubeHeader(cube.shape, cube.dtype, self.scale)
+        k_max = max(counts) if options.step is None else self._step_components()
+        self.spectral = Spectral.of(moments, self.scale, k_max)
+
+    def _step_components(self) -> int:
+        if self.options.components is not None:
+            return self.options.components
+        return min(STEP_MODE_COMPONENTS, self.cube.bands)
+
+    def header(self, k: int, step: float) -> LatentHeader:
+        return LatentHeader(self.cube_header, self.levels, k, float(np.float32(step)),
+                            self.options.tile, self.options.tile)  # fmt: skip
+
+    def encoded(self) -> Coded:
+        options = self.options
+        if options.step is not None:
+            k = self._step_components()
+            if options.iterations:
+                return self.trained(k, options.step)
+            return self.code(k, options.step)
+        target = budget_bytes(options.bpppb, self.cube.shape)
+        choice = self.search(target)
+        if choice.step is None:  # not even the coarsest step fits: the smallest file
+            return self.code(self.counts[0], STEP_RANGE[1])
+        if options.iterations:
+            return self.trained_for(choice.components, choice.step, target)
+        coded = self.code(choice.components, choice.step, choice.kept)
+        return self.corrected(coded, choice, target)
+
+    # -- search --
+
+    def search(self, target: float) -> Choice:
+        """(k, q) for the budget from trials on the sample, and the sample tiles' kept
+        quantisation at that (k, q)."""
+        options = self.options
+        self.sample = Search(
+            self.cube, self.grid, self.spectral, self.scale, max(self.counts), self.levels,
+            options.rdoq, options.contexts, options.refit,
+        )  # fmt: skip
+        bar = progress_bar(total=None, desc="rate control", enabled=self.run.progress)
+        choice = choose(self.sample, self.counts, target, options.rdoq, bar)
+        bar.close()
+        self.whole_sample = len(self.sample.tiles) == len(self.grid)
+        del self.sample  # its coefficients: not needed by the coding
+        return choice
+
+    # -- coding --
+
+    def settings(self, k: int, step: float) -> TileSettings:
+        return TileSettings(self.scale, self.spectral.mean, self.spectral.components[:k],
+                            float(np.float32(step)), self.levels, self.options.rdoq,
+                            self.options.contexts)  # fmt: skip
+
+    def code(self, k: int, step: float, cached: dict[int, Quantised] | None = None,
+             rows: np.ndarray | None = None) -> Coded:  # fmt: skip
+        """Every tile coded at (k, q) (on ``run.jobs`` cores; a tile in ``cached`` as
+        quantised there), then the file assembled with the basis ``rows``, or without
+        them the refitted basis (the KLT's with ``refit`` off)."""
+        settings = self.settings(k, step)
+        cached = cached or {}
+        jobs = [(*job, cached[job[1].index]) if job[1].index in cached else job
+                for job in tile_jobs(self.cube, list(self.grid), settings)]  # fmt: skip
+        bar = progress_bar(total=len(jobs), desc="tiles", enabled=self.run.progress)
+        coded = []
+        for tile in map_in_processes(code_tile, jobs, workers(self.cube, self.grid,
+                                                              self.run.jobs)):  # fmt: skip
+            coded.append(tile)
+            bar.update()
+        bar.close()
+        if rows is None and not self.options.refit:
+            rows = self.spectral.rows(k)
+        return assemble(self.cube, self.grid, self.spectral, self.header(k, step), coded, rows)
+
+    def corrected(self, coded: Coded, choice: Choice, target: float) -> Coded:
+        """``coded``, or a recoding at a corrected step when it is over the budget or
+        further under it than allowed: 1 % when the search saw only a sample of the tiles
+        (a recoding is a whole pass), 0.2 % when it saw them all (the estimate's only
+        error is the coding's own, and a recoding is as cheap as a trial). Steps from the
+        sizes measured so far, or, after one file, from the search's estimates scaled to
+        it."""
+        lowest = REFINED if self.whole_sample else LOWEST
+        best = coded if len(coded.data) <= target else None
+        measured = [(coded.step, float(len(coded.data)))]
+        current = coded
+        for _ in range(CORRECTIONS):
+            size = len(current.data)
+            if lowest * target <= size <= target:
+                break
+            if len(measured) > 1:
+                step = interpolated_step(measured, target * FINAL_AIM)
+            else:
+                bias = size / choice.estimate(current.step)
+                step = interpolated_step([(q, r * bias) for q, r in choice.curve],
+                                         target * FINAL_AIM)  # fmt: skip
+            current = self.code(choice.components, step)
+            measured.append((current.step, float(len(current.data))))
+            if len(current.data) <= target and (best is None or current.mse < best.mse):
+                best = current
+        return best if best is not None else current
+
+    # -- gradient training (one tile) --
+
+    def trained(self, k: int, step: float) -> Coded:
+        """The file at (k, q) with the latents, basis and mean trained (one tile)."""
+        from hsinr.nn.latent import RateDistortion, train
+
+        tile = self.grid[0]
+        header = self.header(k, step)
+        settings = self.settings(k, step)
+        values = tile_values(self.cube.read(), self.scale)
+        wavelet = Wavelet2D(*tile.shape, self.levels)
+        latents = latent_images(values, settings.mean, settings.components, wavelet)
+        codes = self.spectral.row_codes(k)
+        latents, rows = train(
+            values.reshape(*tile.shape, -1), wavelet, latents / header.step,
+            latent_groups(wavelet, k), self.spectral.rows(k), row_steps(codes, header),
+            header.step, RateDistortion(self.options.iterations, seed=self.run.seed),
+            device=self.run.device, progress=False,
+        )  # fmt: skip
+        quantised = quantise(latents, wavelet, self.options.rdoq, self.options.contexts)
+        return self.code(k, step, {0: quantised}, None if self.options.refit else rows)
+
+    def trained_for(self, k: int, step: float, target: float) -> Coded:
+        """Trained files bisected on q for the budget (from the untrained search's q)."""
+        from hsinr.ratecontrol import bisect
+
+        bar = progress_bar(total=8, desc="rate control", enabled=self.run.progress)
+
+        def at(log_step: float) -> Coded:
+            bar.update()
+            return self.trained(k, math.exp(-log_step))
+
+        first = -math.log(step)
+        found = bisect(at, lambda c: len(c.data), first, first + math.log(2.0), target,
+                       steps=6, tolerance=0.01)  # fmt: skip
+        bar.close()
+        return found.value
+
+

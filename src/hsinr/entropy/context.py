@@ -42,6 +42,7 @@ class Neighbours:
     gather: np.ndarray
     present: np.ndarray
     rows: list[np.ndarray]
+    wavelet: Wavelet2D
 
     @classmethod
     @functools.lru_cache(maxsize=4)
@@ -67,7 +68,7 @@ class Neighbours:
                     (r0 + row) * cols + np.arange(c0, c1)
                     for r0, r1, c0, c1 in boxes if r0 + row < r1
                 ]))  # fmt: skip
-        return cls(gather, present, rows)
+        return cls(gather, present, rows, wavelet)
 
     def contexts(self, magnitude: np.ndarray, previous: np.ndarray | None,
                  positions: np.ndarray) -> np.ndarray:  # fmt: skip
@@ -87,22 +88,48 @@ class Neighbours:
 
     def all_contexts(self, magnitude: np.ndarray) -> np.ndarray:
         """Every latent's context, (k, rows*cols), as decoding will find them, from the
-        normalised magnitudes (k, rows*cols)."""
-        k, size = magnitude.shape
-        padded = np.hstack([magnitude, np.zeros((k, 1))])
-        positions = np.arange(size)
-        return np.stack([
-            self.contexts(padded[c], padded[c - 1] if c else None, positions) for c in range(k)
-        ])  # fmt: skip
+        normalised magnitudes (k, rows*cols): the same sums in the same order as
+        :meth:`contexts`, so the same floats, but each neighbour taken by slicing the
+        subbands (a missing one is 0) rather than gathered position by position."""
+        wavelet = self.wavelet
+        k = len(magnitude)
+        images = magnitude.reshape(k, wavelet.rows, wavelet.cols)
+        parent, up_left, up, up_right = (np.zeros_like(images) for _ in range(4))
+        boxes = wavelet.boxes
+        for band, (r0, r1, c0, c1) in enumerate(boxes):
+            box = images[:, r0:r1, c0:c1]
+            up[:, r0 + 1 : r1, c0:c1] = box[:, :-1]
+            up_left[:, r0 + 1 : r1, c0 + 1 : c1] = box[:, :-1, :-1]
+            up_right[:, r0 + 1 : r1, c0 : c1 - 1] = box[:, :-1, 1:]
+            if band >= 4:  # a detail band with a coarser one of the same orientation
+                p0, p1, q0, q1 = boxes[band - 3]
+                down = np.minimum(p0 + np.arange(r1 - r0) // 2, p1 - 1)
+                across = np.minimum(q0 + np.arange(c1 - c0) // 2, q1 - 1)
+                parent[:, r0:r1, c0:c1] = images[:, down][:, :, across]
+        total = parent + up_left
+        total += up
+        total += up_right
+        total = total.reshape(k, -1)
+        count = np.broadcast_to(self.present, total.shape)
+        if k > 1:
+            total[1:] += magnitude[:-1]
+            count = count + (np.arange(k) > 0)[:, None]
+        return total / np.maximum(count, 1)
 
 
 def bucket_of(contexts: np.ndarray) -> np.ndarray:
     return np.searchsorted(EDGES, contexts)
 
 
+def coded_codes(group_codes: np.ndarray, offsets: np.ndarray, buckets: np.ndarray) -> np.ndarray:
+    """Scale codes (uint8) from a group code (per symbol) shifted by its bucket's offset."""
+    shifted = group_codes.astype(np.int16) + np.asarray(offsets, dtype=np.int16)[buckets]
+    return np.clip(shifted, 0, 255).astype(np.uint8)
+
+
 def coded_scales(group_codes: np.ndarray, offsets: np.ndarray, buckets: np.ndarray) -> np.ndarray:
     """Scales from a group code (per symbol) shifted by its bucket's offset."""
-    return scale_of(np.clip(group_codes.astype(np.int64) + offsets[buckets], 0, 255))
+    return scale_of(coded_codes(group_codes, offsets, buckets))
 
 
 def scale_table(offsets: np.ndarray) -> np.ndarray:

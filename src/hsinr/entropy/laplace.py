@@ -82,6 +82,14 @@ def _per_code_bits() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 ZERO_BITS, NONZERO_BITS, MAGNITUDE_BITS = _per_code_bits()
 
 
+def code_bits(symbols: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """:func:`laplace_bits` of integer symbols under the scales of their scale ``codes``
+    (looked up per code rather than computed per symbol)."""
+    magnitude = np.abs(symbols)
+    return np.where(magnitude == 0, ZERO_BITS[codes],
+                    NONZERO_BITS[codes] + magnitude * MAGNITUDE_BITS[codes])  # fmt: skip
+
+
 def group_statistics(symbols: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
     """(count, 3): zeros, non-zeros and the sum of magnitudes of each group's symbols."""
     magnitude = np.abs(np.asarray(symbols, dtype=np.float64)).reshape(-1)

@@ -29,9 +29,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from hsinr._options import check_options
 from hsinr.cube import Cube
 from hsinr.errors import HsinrError, InputError, UnsupportedFormatError
+from hsinr.io._writing import CubeWriter, write_cube
 from hsinr.limits import DEFAULT, Limits
 
 ENVI_HEADER_SUFFIX = ".hdr"
@@ -49,7 +52,7 @@ class FileFormat:
     save_suffixes: tuple[str, ...]
     module: str
     reader: str = "load"  # returns a Cube, lazy where the format allows
-    writer: str = "save"
+    writer: str = "writer"  # returns a CubeWriter (hsinr.io._writing)
     takes_var: bool = False
     lister: str | None = None
 
@@ -71,8 +74,9 @@ class FileFormat:
 
 FORMATS: tuple[FileFormat, ...] = (
     FileFormat("MATLAB", (".mat",), (".mat",), "mat", "open_mat", takes_var=True),
-    FileFormat("NumPy .npy", (".npy",), (".npy",), "npy", "open_npy", "save_npy"),
-    FileFormat("NumPy .npz", (".npz",), (".npz",), "npy", "load_npz", "save_npz", takes_var=True),
+    FileFormat("NumPy .npy", (".npy",), (".npy",), "npy", "open_npy", "npy_writer"),
+    FileFormat("NumPy .npz", (".npz",), (".npz",), "npy", "load_npz", "npz_writer",
+               takes_var=True),
     FileFormat("ENVI", (ENVI_HEADER_SUFFIX, *ENVI_DATA_SUFFIXES), (ENVI_HEADER_SUFFIX,), "envi",
                "open_envi", lister="storage_paths"),
     FileFormat("TIFF", (".tif", ".tiff"), (".tif", ".tiff"), "tiff", "open_tiff"),
@@ -166,18 +170,41 @@ def storage_paths(path: str | os.PathLike[str]) -> list[Path]:
     return parts(path) if parts is not None else [path]
 
 
-def save(cube: Cube, path: str | os.PathLike[str], **options: object) -> None:
-    """Write ``cube`` to ``path`` in the format its suffix names.
-
-    ``options`` go to the format's writer: ``var=`` and ``version="5" | "7.3"`` for
-    ``.mat``, ``interleave="bsq" | "bil" | "bip"`` for ENVI.
+def writer(
+    path: str | os.PathLike[str],
+    shape: tuple[int, int, int],
+    dtype: np.dtype | type,
+    *,
+    name: str = "cube",
+    wavelengths: np.ndarray | None = None,
+    **options: object,
+) -> CubeWriter:
+    """An output in the format of ``path``'s suffix, written a block of whole spectra at a
+    time: ``w.write(rows, cols, values)`` for each block, then ``w.close()`` (or use it
+    as a context manager). ``.npy``, ENVI, TIFF and MATLAB v7.3 are written in place as
+    the blocks come (memory: one block); ``.npz`` and MATLAB v5 are gathered in memory and
+    written at the end. ``options`` as for :func:`save`.
     """
     path = Path(path)
     file_format = format_for(path, saving=True)
     if not path.parent.is_dir():
         raise InputError(f"{path.parent}: no such folder to write {path.name} into")
     check_options(file_format.write, options, f"{file_format.name} output")
-    file_format.write(cube, path, **options)
+    return file_format.write(path, tuple(shape), np.dtype(dtype), name=name,
+                             wavelengths=wavelengths, **options)  # fmt: skip
 
 
-__all__ = ["FORMATS", "FileFormat", "format_for", "load", "save", "storage_paths"]
+def save(cube: Cube, path: str | os.PathLike[str], **options: object) -> None:
+    """Write ``cube`` to ``path`` in the format its suffix names (a lazy cube is read a
+    block of rows at a time).
+
+    ``options`` go to the format's writer: ``var=`` and ``version="5" | "7.3"`` for
+    ``.mat``, ``interleave="bsq" | "bil" | "bip"`` for ENVI.
+    """
+    output = writer(path, cube.shape, cube.dtype, name=cube.name,
+                    wavelengths=cube.wavelengths, **options)  # fmt: skip
+    write_cube(output, cube)
+
+
+__all__ = ["FORMATS", "CubeWriter", "FileFormat", "format_for", "load", "save", "storage_paths",
+           "writer"]

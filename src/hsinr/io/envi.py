@@ -22,8 +22,8 @@ import spectral.io.envi as spectral_envi
 from hsinr.cube import Cube
 from hsinr.errors import InputError
 from hsinr.io import ENVI_HEADER_SUFFIX
-from hsinr.io._atomic import atomic_outputs
 from hsinr.io._checks import check_declared, companion
+from hsinr.io._writing import RawWriter
 from hsinr.lazy import RawArray
 from hsinr.limits import DEFAULT, Limits
 
@@ -152,28 +152,40 @@ def open_envi(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> C
     )
 
 
-def save(cube: Cube, path: Path, *, interleave: str = "bsq") -> None:
-    """Write ``path`` (a ``.hdr``) and the raw data beside it as ``.img``."""
+def writer(
+    path: Path,
+    shape: tuple[int, int, int],
+    dtype: np.dtype,
+    *,
+    name: str = "cube",
+    wavelengths: np.ndarray | None = None,
+    interleave: str = "bsq",
+) -> RawWriter:
+    """``path`` (a ``.hdr``) and the raw data beside it as ``.img``, written block by
+    block (little-endian; the header is committed last)."""
+    dtype = np.dtype(dtype)
     if path.suffix.lower() != HEADER_SUFFIX:
         raise InputError(f"{path.name}: an ENVI output is named by its header, e.g. cube.hdr")
     if interleave not in INTERLEAVES:
         raise InputError(f"unknown ENVI interleave {interleave!r}; use one of {INTERLEAVES}")
-    if cube.dtype not in _ENVI_DTYPES:
-        raise InputError(f"ENVI files cannot hold dtype {cube.dtype}")
-    metadata: dict[str, object] = {"description": cube.name}
-    if cube.wavelengths is not None:
-        metadata["wavelength"] = [repr(float(w)) for w in cube.wavelengths]
-    data_path = path.with_suffix(".img")
-    with atomic_outputs(data_path, path) as (temp_data, temp_header):
-        spectral_envi.save_image(
-            str(temp_header),
-            cube.data,
-            dtype=cube.dtype,
-            interleave=interleave,
-            metadata=metadata,
-            force=True,
-            ext=temp_data.suffix,
-        )
-        produced = temp_header.with_suffix(temp_data.suffix)
-        if produced != temp_data:
-            produced.rename(temp_data)
+    if dtype not in _ENVI_DTYPES:
+        raise InputError(f"ENVI files cannot hold dtype {dtype}")
+    rows, cols, bands = shape
+    header: dict[str, object] = {
+        "description": name, "samples": cols, "lines": rows, "bands": bands,
+        "header offset": 0, "file type": "ENVI Standard",
+        "data type": spectral_envi.dtype_to_envi[dtype.newbyteorder("=").char],
+        "interleave": interleave, "byte order": 0,
+    }  # fmt: skip
+    if wavelengths is not None:
+        header["wavelength"] = [repr(float(w)) for w in wavelengths]
+
+    def prepare(temps: list[Path]) -> int:
+        temp_data, temp_header = temps
+        with open(temp_data, "wb") as stream:
+            stream.truncate(rows * cols * bands * dtype.itemsize)
+        spectral_envi.write_envi_header(str(temp_header), header)
+        return 0
+
+    return RawWriter([path.with_suffix(".img"), path], shape, dtype, dtype.newbyteorder("<"),
+                     ORDERS[interleave], prepare)  # fmt: skip

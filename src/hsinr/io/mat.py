@@ -28,10 +28,10 @@ import scipy.io
 
 from hsinr.cube import Cube
 from hsinr.errors import InputError
-from hsinr.io._atomic import atomic_outputs
 from hsinr.io._checks import check_declared
 from hsinr.io._mat5 import check_numeric, variable_layout
 from hsinr.io._pick import pick_cube_variable
+from hsinr.io._writing import BufferedWriter, CubeWriter
 from hsinr.lazy import HDF5Array
 from hsinr.limits import DEFAULT, Limits
 
@@ -209,38 +209,59 @@ def open_mat(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cu
     )
 
 
-def save(cube: Cube, path: Path, *, var: str = "cube", version: str | None = None) -> None:
-    """Write ``cube`` (and ``wavelengths`` when known) as variable ``var``.
+def writer(path: Path, shape: tuple[int, int, int], dtype: np.dtype, *, name: str = "cube",
+           wavelengths: np.ndarray | None = None, var: str = "cube",
+           version: str | None = None) -> CubeWriter:  # fmt: skip
+    """The cube as variable ``var`` (and ``wavelengths`` when known).
 
     ``version`` is ``"5"`` or ``"7.3"``; by default v5, or v7.3 when the cube is too large
-    for v5 (over 2 GiB).
+    for v5 (over 2 GiB). A v7.3 file is written block by block; a v5 file whole at the end.
     """
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
     if version is None:
-        version = "7.3" if cube.data.nbytes > V5_MAX_BYTES else "5"
-    if cube.dtype not in _MATLAB_CLASS:
-        raise InputError(f"MATLAB files cannot hold dtype {cube.dtype}")
-    variables = {var: cube.data}
-    if cube.wavelengths is not None:
-        variables["wavelengths"] = cube.wavelengths.reshape(-1, 1)
-    with atomic_outputs(path) as (temp,):
-        if version == "5":
-            if cube.data.nbytes > V5_MAX_BYTES:
-                raise InputError("the cube is over 2 GiB: MATLAB v5 cannot hold it; use v7.3")
-            scipy.io.savemat(temp, variables, do_compression=True, oned_as="column")
-        elif version == "7.3":
-            _save_v73(temp, variables)
-        else:
-            raise InputError(f"unknown MATLAB file version {version!r}; use '5' or '7.3'")
+        version = "7.3" if nbytes > V5_MAX_BYTES else "5"
+    if dtype not in _MATLAB_CLASS:
+        raise InputError(f"MATLAB files cannot hold dtype {dtype}")
+    if version == "7.3":
+        return _V73Writer(path, shape, dtype, var, wavelengths)
+    if version != "5":
+        raise InputError(f"unknown MATLAB file version {version!r}; use '5' or '7.3'")
+    if nbytes > V5_MAX_BYTES:
+        raise InputError("the cube is over 2 GiB: MATLAB v5 cannot hold it; use v7.3")
+
+    def save(cube: Cube, temps: list[Path]) -> None:
+        variables = {var: cube.data}
+        if cube.wavelengths is not None:
+            variables["wavelengths"] = cube.wavelengths.reshape(-1, 1)
+        scipy.io.savemat(temps[0], variables, do_compression=True, oned_as="column")
+
+    return BufferedWriter([path], shape, dtype, save, name, wavelengths)
 
 
-def _save_v73(path: Path, variables: dict[str, np.ndarray]) -> None:
-    """An HDF5 file laid out as MATLAB writes ``save -v7.3``: 512-byte header, axes reversed."""
-    with h5py.File(path, "w", userblock_size=512) as file:
-        for name, array in variables.items():
-            dataset = file.create_dataset(name, data=np.ascontiguousarray(array.T))
-            dataset.attrs["MATLAB_class"] = np.bytes_(_MATLAB_CLASS[array.dtype])
-    created = datetime.datetime.now(datetime.UTC).strftime("%a %b %d %H:%M:%S %Y")
-    text = f"MATLAB 7.3 MAT-file, Platform: hsinr, Created on: {created} HDF5 schema 1.00 ."
-    header = text.encode("ascii").ljust(116, b" ") + b" " * 8 + b"\x00\x02IM"
-    with open(path, "r+b") as stream:
-        stream.write(header)
+class _V73Writer(CubeWriter):
+    """An HDF5 file laid out as MATLAB writes ``save -v7.3`` (512-byte header, axes
+    reversed), the cube written a block at a time by hyperslab."""
+
+    def __init__(self, path: Path, shape, dtype: np.dtype, var: str,
+                 wavelengths: np.ndarray | None) -> None:  # fmt: skip
+        super().__init__([path], shape, dtype)
+        self._file = self._stack.enter_context(h5py.File(self.temps[0], "w", userblock_size=512))
+        rows, cols, bands = self.shape
+        self._dataset = self._file.create_dataset(var, shape=(bands, cols, rows), dtype=dtype)
+        self._dataset.attrs["MATLAB_class"] = np.bytes_(_MATLAB_CLASS[dtype])
+        if wavelengths is not None:
+            column = np.asarray(wavelengths, dtype=np.float64).reshape(-1, 1)
+            stored = self._file.create_dataset("wavelengths", data=np.ascontiguousarray(column.T))
+            stored.attrs["MATLAB_class"] = np.bytes_("double")
+
+    def _write(self, rows: range, cols: range, values: np.ndarray) -> None:
+        self._dataset[:, cols.start : cols.stop, rows.start : rows.stop] = values.T
+
+    def _finish(self) -> None:
+        self._file.close()
+        created = datetime.datetime.now(datetime.UTC).strftime("%a %b %d %H:%M:%S %Y")
+        text = f"MATLAB 7.3 MAT-file, Platform: hsinr, Created on: {created} HDF5 schema 1.00 ."
+        header = text.encode("ascii").ljust(116, b" ") + b" " * 8 + b"\x00\x02IM"
+        with open(self.temps[0], "r+b") as stream:
+            stream.write(header)

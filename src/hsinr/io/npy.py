@@ -18,9 +18,9 @@ from numpy.lib import format as npy_format
 
 from hsinr.cube import Cube
 from hsinr.errors import InputError
-from hsinr.io._atomic import atomic_outputs
 from hsinr.io._checks import check_declared
 from hsinr.io._pick import pick_cube_variable
+from hsinr.io._writing import BufferedWriter, RawWriter
 from hsinr.lazy import RawArray
 from hsinr.limits import DEFAULT, Limits
 
@@ -78,10 +78,26 @@ def open_npy(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cu
     return Cube(data, name=path.stem, source=f"{path.name} (NumPy .npy)")
 
 
-def save_npy(cube: Cube, path: Path) -> None:
-    """Write the array alone (wavelengths and name are not kept; use ``.npz`` for them)."""
-    with atomic_outputs(path) as (temp,), open(temp, "wb") as stream:
-        np.save(stream, cube.data, allow_pickle=False)
+def npy_writer(path: Path, shape: tuple[int, int, int], dtype: np.dtype, *, name: str = "cube",
+               wavelengths: np.ndarray | None = None) -> RawWriter:  # fmt: skip
+    """A ``.npy`` written block by block (the array alone: name and wavelengths are not
+    kept; use ``.npz`` for them)."""
+    dtype = np.dtype(dtype)
+
+    def prepare(temps: list[Path]) -> int:
+        header = {"descr": npy_format.dtype_to_descr(dtype), "fortran_order": False,
+                  "shape": tuple(shape)}  # fmt: skip
+        with open(temps[0], "wb") as stream:
+            try:
+                npy_format.write_array_header_1_0(stream, header)
+            except ValueError:  # a header too long for version 1.0
+                stream.seek(0)
+                npy_format.write_array_header_2_0(stream, header)
+            offset = stream.tell()
+            stream.truncate(offset + int(np.prod(shape)) * dtype.itemsize)
+        return offset
+
+    return RawWriter([path], shape, dtype, dtype, ("rows", "cols", "bands"), prepare)
 
 
 def _members(archive: zipfile.ZipFile, where: str) -> dict[str, ArrayHeader]:
@@ -127,10 +143,16 @@ def load_npz(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cu
     return Cube(data, name=name, wavelengths=wavelengths, source=source)
 
 
-def save_npz(cube: Cube, path: Path) -> None:
-    """Write ``cube``, ``name`` and, when known, ``wavelengths`` into a compressed archive."""
-    arrays = {CUBE_KEY: cube.data, NAME_KEY: np.array(cube.name)}
-    if cube.wavelengths is not None:
-        arrays[WAVELENGTHS_KEY] = cube.wavelengths
-    with atomic_outputs(path) as (temp,), open(temp, "wb") as stream:
-        np.savez_compressed(stream, **arrays)
+def npz_writer(path: Path, shape: tuple[int, int, int], dtype: np.dtype, *, name: str = "cube",
+               wavelengths: np.ndarray | None = None) -> BufferedWriter:  # fmt: skip
+    """A compressed archive of ``cube``, ``name`` and, when known, ``wavelengths``
+    (written whole at the end: a zip member cannot be written out of order)."""
+
+    def save(cube: Cube, temps: list[Path]) -> None:
+        arrays = {CUBE_KEY: cube.data, NAME_KEY: np.array(cube.name)}
+        if cube.wavelengths is not None:
+            arrays[WAVELENGTHS_KEY] = cube.wavelengths
+        with open(temps[0], "wb") as stream:
+            np.savez_compressed(stream, **arrays)
+
+    return BufferedWriter([path], shape, dtype, save, name, wavelengths)

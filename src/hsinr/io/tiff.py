@@ -19,8 +19,8 @@ import tifffile
 
 from hsinr.cube import Cube
 from hsinr.errors import InputError
-from hsinr.io._atomic import atomic_outputs
 from hsinr.io._checks import check_declared
+from hsinr.io._writing import RawWriter
 from hsinr.lazy import AXES, RawArray
 from hsinr.limits import DEFAULT, Limits
 
@@ -96,17 +96,28 @@ def open_tiff(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> C
     )
 
 
-def save(cube: Cube, path: Path) -> None:
-    """Write a planar multi-band TIFF (BigTIFF when the cube needs it)."""
-    metadata: dict[str, object] = {"name": cube.name}
-    if cube.wavelengths is not None:
-        metadata["wavelengths"] = [float(w) for w in cube.wavelengths]
-    with atomic_outputs(path) as (temp,):
-        tifffile.imwrite(
-            temp,
-            np.ascontiguousarray(cube.data.transpose(2, 0, 1)),
-            photometric="minisblack",
-            planarconfig="separate",
-            bigtiff=cube.data.nbytes > BIGTIFF_BYTES,
-            metadata=metadata,
-        )
+def writer(path: Path, shape: tuple[int, int, int], dtype: np.dtype, *, name: str = "cube",
+           wavelengths: np.ndarray | None = None) -> RawWriter:  # fmt: skip
+    """A planar (band-first) multi-band TIFF, uncompressed and contiguous (BigTIFF when
+    the cube needs it), written block by block; name and wavelengths in its JSON
+    description."""
+    dtype = np.dtype(dtype)
+    rows, cols, bands = shape
+    metadata: dict[str, object] = {"name": name}
+    if wavelengths is not None:
+        metadata["wavelengths"] = [float(w) for w in wavelengths]
+    stored = []
+
+    def prepare(temps: list[Path]) -> int:
+        nbytes = rows * cols * bands * dtype.itemsize
+        mapped = tifffile.memmap(temps[0], shape=(bands, rows, cols), dtype=dtype,
+                                 photometric="minisblack", planarconfig="separate",
+                                 bigtiff=nbytes > BIGTIFF_BYTES, metadata=metadata)  # fmt: skip
+        offset = int(mapped.offset)
+        stored.append(mapped.dtype)
+        del mapped
+        return offset
+
+    output = RawWriter([path], shape, dtype, dtype, ("bands", "rows", "cols"), prepare)
+    output.stored = stored[0]  # the byte order tifffile wrote
+    return output

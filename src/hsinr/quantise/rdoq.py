@@ -11,24 +11,26 @@ import math
 
 import numpy as np
 
-from hsinr.entropy.laplace import laplace_bits
+from hsinr.entropy.laplace import MAGNITUDE_BITS, NONZERO_BITS, ZERO_BITS
 
 
 def centroid_offset(symbols: np.ndarray, latents: np.ndarray) -> float:
     """How far the non-zero symbols lie above the values they stand for, on average, in
     steps (clipped to the 0-255/256 the header can hold)."""
     nonzero = symbols != 0
-    if not nonzero.any():
+    count = int(np.count_nonzero(nonzero))
+    if not count:
         return 0.0
-    excess = float(np.mean(np.abs(symbols[nonzero]) - np.abs(latents[nonzero])))
+    excess = float(np.sum(np.where(nonzero, np.abs(symbols) - np.abs(latents), 0.0))) / count
     return float(np.clip(round(256 * excess), 0, 255)) / 256
 
 
-def optimise_quantisation(symbols, latents, scales, offset: float) -> np.ndarray:
+def optimise_quantisation(symbols, latents, codes, offset: float) -> np.ndarray:
     """One pass of rate-distortion optimised quantisation: every non-zero symbol moves one
     step toward zero where that lowers ``error + lambda * bits`` (errors in
     squared steps, lambda = ln2 / 6 per bit: the codec's Lagrangian over q^2), with bits
-    under the given Laplace scales (the entropy model fitted to the current symbols)."""
+    under the Laplace scales of the given scale ``codes`` (the entropy model fitted to the
+    current symbols)."""
     magnitude, target = np.abs(symbols), np.abs(latents)
     smaller = np.maximum(magnitude - 1, 0)
 
@@ -36,6 +38,8 @@ def optimise_quantisation(symbols, latents, scales, offset: float) -> np.ndarray
         return np.where(m > 0, m - offset, 0.0)
 
     error_change = (target - decoded(smaller)) ** 2 - (target - decoded(magnitude)) ** 2
-    bits_change = laplace_bits(smaller, scales) - laplace_bits(magnitude, scales)
+    # one step down from m >= 1 saves the magnitude's bits, and from 1 the non-zero cost
+    bits_change = np.where(magnitude == 1, ZERO_BITS[codes] - NONZERO_BITS[codes], 0.0)
+    bits_change -= MAGNITUDE_BITS[codes]
     better = (magnitude > 0) & (error_change + math.log(2) / 6 * bits_change < 0)
     return np.where(better, np.sign(symbols) * smaller, symbols)

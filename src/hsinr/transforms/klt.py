@@ -52,6 +52,52 @@ class Basis:
         return scores @ self.components.T + self.mean
 
 
+@dataclass(frozen=True)
+class Moments:
+    """The pixel count, mean spectrum and scatter matrix (sum of outer products of the
+    centred spectra) of a set of pixels: enough for the KLT, and mergeable, so that a
+    scene's are accumulated tile by tile (exactly, up to rounding; Chan et al. 1979).
+
+    >>> rng = np.random.default_rng(0)
+    >>> pixels = rng.normal(size=(100, 3))
+    >>> whole = Moments.of(pixels)
+    >>> parts = Moments.of(pixels[:30]).merged(Moments.of(pixels[30:]))
+    >>> bool(np.allclose(whole.scatter, parts.scatter) and np.allclose(whole.mean, parts.mean))
+    True
+    """
+
+    count: int
+    mean: np.ndarray
+    scatter: np.ndarray
+
+    @classmethod
+    def of(cls, pixels: np.ndarray) -> Moments:
+        """The moments of (N, C) ``pixels``."""
+        mean = pixels.mean(axis=0)
+        centred = pixels - mean
+        return cls(len(pixels), mean, centred.T @ centred)
+
+    def merged(self, other: Moments) -> Moments:
+        count = self.count + other.count
+        if not self.count or not other.count:
+            return self if other.count == 0 else other
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.count / count)
+        scatter = self.scatter + other.scatter + np.outer(delta, delta) * (
+            self.count * other.count / count
+        )
+        return Moments(count, mean, scatter)
+
+    def affine(self, offset: float, scale: float) -> Moments:
+        """The moments of ``(x - offset) * scale``."""
+        return Moments(self.count, (self.mean - offset) * scale, self.scatter * scale**2)
+
+    @property
+    def energies(self) -> np.ndarray:
+        """The scatter's eigenvalues, largest first (each component's sum of squares)."""
+        return np.sort(np.linalg.eigvalsh(self.scatter))[::-1]
+
+
 def principal_basis(pixels: np.ndarray, k_max: int, *, stored: bool = True) -> Basis:
     """The mean and the ``k_max`` leading eigenvectors of the band covariance, rounded to
     fp16 (``stored``, as the PCA codecs keep them) or exact.
@@ -59,9 +105,13 @@ def principal_basis(pixels: np.ndarray, k_max: int, *, stored: bool = True) -> B
     ``pixels`` is (N, C). The sign of each eigenvector is fixed (largest entry positive)
     so that the result does not depend on the eigen-solver's whims.
     """
-    mean = pixels.mean(axis=0)
-    centred = pixels - mean
-    covariance = centred.T @ centred / max(len(pixels) - 1, 1)
+    return principal_basis_of(Moments.of(pixels), k_max, stored=stored)
+
+
+def principal_basis_of(moments: Moments, k_max: int, *, stored: bool = True) -> Basis:
+    """:func:`principal_basis` from the pixels' :class:`Moments`."""
+    mean = moments.mean
+    covariance = moments.scatter / max(moments.count - 1, 1)
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)
     order = np.argsort(eigenvalues)[::-1][:k_max]
     components = eigenvectors[:, order]
