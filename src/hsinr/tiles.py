@@ -30,9 +30,22 @@ def _overlapping(edges: list[int], span: range) -> list[int]:
     return [i for i in range(len(edges) - 1) if edges[i] < span.stop and span.start < edges[i + 1]]
 
 
+def _count(size: int, tile: int) -> int:
+    return max(1, -(-size // tile))
+
+
 def _edges(size: int, tile: int) -> list[int]:
-    count = max(1, -(-size // tile))
+    count = _count(size, tile)
     return [(i * size) // count for i in range(count + 1)]
+
+
+def _sizes(size: int, tile: int) -> dict[int, int]:
+    """How many of the intervals between :func:`_edges` have each length: they are
+    ``size // n`` or one more, ``size % n`` of them the longer."""
+    count = _count(size, tile)
+    short, longer = divmod(size, count)
+    sizes = {short: count - longer, short + 1: longer}
+    return {length: number for length, number in sizes.items() if number}
 
 
 @dataclass(frozen=True)
@@ -77,7 +90,7 @@ class TileGrid:
     @property
     def shape(self) -> tuple[int, int]:
         """Tiles down and across."""
-        return len(self.row_edges) - 1, len(self.col_edges) - 1
+        return _count(self.rows, self.tile_rows), _count(self.cols, self.tile_cols)
 
     def __len__(self) -> int:
         down, across = self.shape
@@ -94,14 +107,12 @@ class TileGrid:
         return (self[i] for i in range(len(self)))
 
     def tile_shapes(self) -> dict[tuple[int, int], int]:
-        """The distinct tile shapes and how many tiles have each (at most four)."""
-        heights = [b - a for a, b in zip(self.row_edges, self.row_edges[1:], strict=False)]
-        widths = [b - a for a, b in zip(self.col_edges, self.col_edges[1:], strict=False)]
-        shapes: dict[tuple[int, int], int] = {}
-        for height in set(heights):
-            for width in set(widths):
-                shapes[(height, width)] = heights.count(height) * widths.count(width)
-        return shapes
+        """The distinct tile shapes and how many tiles have each (at most four; computed
+        without listing the tiles, so a header can be checked before anything else)."""
+        heights = _sizes(self.rows, self.tile_rows)
+        widths = _sizes(self.cols, self.tile_cols)
+        return {(h, w): down * across for h, down in heights.items()
+                for w, across in widths.items()}  # fmt: skip
 
     def touching(self, rows: range, cols: range) -> list[Tile]:
         """The tiles a window of ``rows`` x ``cols`` overlaps, in order."""

@@ -56,6 +56,7 @@ _EXPONENT = struct.Struct("<B")  # version 2: e, the symbols' bound being 2^e - 
 HEADER_BYTES = CUBE_HEADER.size + _HEADER.size
 _TILE = struct.Struct("<BB")  # offset code, bound exponent
 MAX_EXPONENT = (MAX_BOUND - 1).bit_length()
+TILE_OPERATIONS = 2**21  # the fixed cost of decoding a tile (about a millisecond here)
 
 
 def _corrupt(message: str) -> container.CorruptFileError:
@@ -124,9 +125,11 @@ class LatentHeader:
         limits.check_count((k + 1) * bands, "the file's basis values")
         steps = sum(count * row_steps_of(self.wavelet_of(shape))
                     for shape, count in self.grid.tile_shapes().items())  # fmt: skip
+        tiles = len(self.grid)
         limits.check_work(
-            k * steps * ROW_STEP_OPERATIONS + k * rows * cols,
-            f"decoding its {k} x {rows} x {cols} latents in {k * steps:,} row steps",
+            k * steps * ROW_STEP_OPERATIONS + k * rows * cols + tiles * TILE_OPERATIONS,
+            f"decoding its {k} x {rows} x {cols} latents in {tiles:,} tiles and "
+            f"{k * steps:,} row steps",
         )
 
 
