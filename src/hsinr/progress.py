@@ -56,6 +56,10 @@ class LineProgress:
         if time.monotonic() - self.last >= self.interval:
             self._line()
 
+    def write(self, text: str) -> None:
+        """A message of its own line (as ``tqdm.write``)."""
+        print(text, file=self.stream or sys.stderr)
+
     def set_postfix(self, refresh: bool = True, **values: Any) -> None:
         self.postfix = ", ".join(f"{key}={value}" for key, value in values.items())
 

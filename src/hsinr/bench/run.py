@@ -176,8 +176,14 @@ def run(
     options: Mapping[str, Mapping[str, object]] | None = None,
     device: str = "cpu",
     progress: bool = True,
+    cluster: bool = False,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> list[dict[str, object]]:
-    """Run the jobs not yet done in ``out``; every row recorded there, old and new."""
+    """Run the jobs not yet done in ``out``; every row recorded there, old and new. With
+    ``cluster``, one Dask task per job (:mod:`hsinr.cluster`: ``scheduler``'s cluster, or
+    a local one of ``workers`` processes); its timings are then those of jobs sharing the
+    machines."""
     out.mkdir(parents=True, exist_ok=True)
     options = options or {}
     jobs = [
@@ -192,6 +198,9 @@ def run(
         codecs.get(name).options({**variant, **dict(job.options), "bpppb": job.target_bpppb})
     done = {row["key"] for row in read_log(out) if not row.get("error")}
     pending = [job for job in jobs if job.key not in done]
+    if cluster:
+        _run_on_cluster(pending, out, device, scheduler, workers, progress)
+        return latest(read_log(out))
     cubes: dict[str, Cube] = {}
     bar = progress_bar(pending, desc="benchmark", enabled=progress, leave=True)
     for job in bar:
@@ -202,6 +211,28 @@ def run(
         _append(out, run_job(job, cubes[job.scene], device))
     bar.close()
     return latest(read_log(out))
+
+
+def run_task(task: tuple[Job, str]) -> dict[str, object]:
+    """One job as a cluster task: its scene loaded where it runs."""
+    job, device = task
+    return run_job(job, datasets.load(job.scene), device)
+
+
+def _run_on_cluster(jobs: Sequence[Job], out: Path, device: str, scheduler, workers,
+                    progress: bool) -> None:  # fmt: skip
+    from hsinr.cluster import completed, connect
+
+    bar = progress_bar(total=len(jobs), desc="benchmark", enabled=progress, leave=True)
+    with connect(scheduler, workers) as client:
+        for (job, _), row in completed(client, run_task, [(job, device) for job in jobs]):
+            if isinstance(row, BaseException):
+                row = {"scene": job.scene, "codec": job.codec, "options": dict(job.options),
+                       "target_bpppb": job.target_bpppb, "key": job.key, "shape": [],
+                       "error": f"{type(row).__name__}: {row}"}  # fmt: skip
+            _append(out, row)
+            bar.update()
+    bar.close()
 
 
 def latest(rows: list[dict[str, object]]) -> list[dict[str, object]]:

@@ -2,6 +2,7 @@
 
     hsinr demo                                  compress / decompress the bundled sample
     hsinr compress IN OUT.hsinr --bpppb 0.1     compress a cube (codec siren by default)
+    hsinr compress-batch INPUTS --out DIR ...   compress many scenes on a Dask cluster
     hsinr decompress IN.hsinr OUT.npz           decode (optionally a window / bands)
     hsinr eval ORIGINAL DECODED                 PSNR, MPSNR, SAM, SSIM, MSE
     hsinr info FILE                             what a cube or compressed file holds
@@ -27,7 +28,7 @@ import warnings
 from collections.abc import Sequence
 
 from hsinr import __version__, datasets
-from hsinr.cli import bench, codec, demo, info, meta_train
+from hsinr.cli import batch, bench, codec, demo, info, meta_train
 from hsinr.cli.options import UsageError
 from hsinr.errors import HsinrError
 
@@ -65,6 +66,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo.register(commands, list(argv))
     codec.register(commands, list(argv))
+    batch.register(commands, list(argv))
     info.register(commands)
     bench.register(commands)
     meta_train.register(commands)

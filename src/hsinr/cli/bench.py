@@ -41,6 +41,8 @@ def run_bench(args: argparse.Namespace) -> int:
     rows = bench.run(
         args.scenes, args.codecs, args.bpppb, out,
         options=parse_options(args.option), device=args.device, progress=not args.quiet,
+        cluster=args.cluster or bool(args.scheduler), scheduler=args.scheduler,
+        workers=args.workers,
     )  # fmt: skip
     command = "hsinr " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     bench.write_all(out, rows, bench.environment(args.device), command)
@@ -70,4 +72,11 @@ def register(commands) -> None:
     )  # fmt: skip
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    cluster = parser.add_argument_group("on a Dask cluster (pip install 'hsinr[distributed]')")
+    cluster.add_argument("--cluster", action="store_true",
+                         help="one task per job on a local Dask cluster")
+    cluster.add_argument("--scheduler", metavar="ADDRESS",
+                         help="one task per job on the Dask cluster of this scheduler")
+    cluster.add_argument("--workers", type=int, metavar="N",
+                         help="processes of the local cluster (default: one per core)")
     parser.set_defaults(run=run_bench)

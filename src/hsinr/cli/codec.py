@@ -144,24 +144,31 @@ def _mpsnr_text(value: float) -> str:
     return f"{value:.3f} dB  (mean of per-band PSNR over the bands that vary)"
 
 
-def register(commands, argv: list[str]) -> None:
-    codec = chosen_codec(argv, DEFAULT_CODEC) if "compress" in argv else DEFAULT_CODEC
+def codec_command(commands, name: str, summary: str, what: str, argv: list[str]):
+    """A sub-command whose flags are those of the codec ``--codec NAME`` names in ``argv``
+    (the others' listed at the end), its ``--codec`` flag and the run's flags."""
+    codec = chosen_codec(argv, DEFAULT_CODEC) if name in argv else DEFAULT_CODEC
     codec = codec if codec in codecs.names() else DEFAULT_CODEC  # argparse names the bad one
-    others = [name for name in codecs.names() if name != codec]
-    compress = commands.add_parser(
-        "compress", help="compress a cube into an .hsinr file",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Compress a cube. The options after --codec NAME are that codec's: shown\n"
+    others = [other for other in codecs.names() if other != codec]
+    parser = commands.add_parser(
+        name, help=summary, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"{what}\nThe options after --codec NAME are that codec's: shown\n"
         f"below for {codec}, and for the others at the end.",
         epilog="options of the other codecs (give --codec NAME first):\n\n" + codec_help(others),
     )  # fmt: skip
+    parser.add_argument("--codec", default=DEFAULT_CODEC, choices=codecs.names(),
+                        help=f"the codec ({DEFAULT_CODEC})")  # fmt: skip
+    add_codec_options(parser, type(codecs.get(codec)))
+    add_run_options(parser)
+    return parser
+
+
+def register(commands, argv: list[str]) -> None:
+    compress = codec_command(commands, "compress", "compress a cube into an .hsinr file",
+                             "Compress a cube.", argv)  # fmt: skip
     compress.add_argument("input", help="a cube file, or scene:NAME")
     compress.add_argument("output", help="the compressed file to write (e.g. out.hsinr)")
-    compress.add_argument("--codec", default=DEFAULT_CODEC, choices=codecs.names(),
-                          help=f"the codec ({DEFAULT_CODEC})")  # fmt: skip
     compress.add_argument("--var", help="the variable holding the cube (.mat / .npz)")
-    add_codec_options(compress, type(codecs.get(codec)))
-    add_run_options(compress)
     compress.set_defaults(run=run_compress)
 
     decompress = commands.add_parser("decompress", help="decode an .hsinr file to a cube file")
