@@ -10,7 +10,7 @@ import pytest
 
 from hsinr import codecs, container, io, metrics
 from hsinr.cli import main
-from hsinr.codecs import BudgetWarning, Run, Window, latent_encoder, latent_format
+from hsinr.codecs import BudgetWarning, Run, Window, latent_encoder, latent_format, tiling
 from hsinr.cube import Cube
 from hsinr.entropy.context import Neighbours
 from hsinr.entropy.laplace import LaplaceDecoder, encode_symbols, fit_scale_codes, scale_of
@@ -167,8 +167,7 @@ def test_rate_distortion_optimised_quantisation_lowers_the_lagrangian(crop):
 
 def test_decoding_is_deterministic_and_processes_write_the_same_bytes(scene, tiled, monkeypatch):
     assert np.array_equal(codecs.decode(tiled.data).data, codecs.decode(tiled.data).data)
-    monkeypatch.setattr(latent_encoder, "PARALLEL_PIXELS", 1)
-    monkeypatch.setattr("hsinr.codecs.latent.PARALLEL_PIXELS", 1)
+    monkeypatch.setattr(tiling, "PARALLEL_PIXELS", 1)
     parallel = codecs.encode("latent", scene, {"bpppb": 0.2, "tile": 32},
                              Run(progress=False, jobs=2))  # fmt: skip
     assert parallel.data == tiled.data
@@ -185,7 +184,7 @@ def test_coding_a_lazy_scene_holds_a_few_tiles_not_the_scene(tmp_path, monkeypat
     path = tmp_path / "scene.npy"
     synthetic.mixture((384, 384), spectra, seed=3, path=path)
     cube = io.load(path, lazy=True)
-    monkeypatch.setattr(latent_encoder, "SAMPLE_PIXELS", 4 * 64 * 64)
+    monkeypatch.setattr(tiling, "SAMPLE_PIXELS", 4 * 64 * 64)
     tracemalloc.start()
     encoding = codecs.encode("latent", cube, {"bpppb": 0.2, "tile": 64}, QUIET)
     peak = tracemalloc.get_traced_memory()[1]

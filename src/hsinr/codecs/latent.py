@@ -22,17 +22,14 @@ same lambda as the latents.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from hsinr.codecs.base import Codec, Encoding, Options, Piece, Run, Stream, Window, option
+from hsinr.codecs.base import Codec, Encoding, Options, Run, Stream, Window, option
 from hsinr.codecs.header import CubeHeader, checked_scale
 from hsinr.codecs.latent_encoder import (
     FINAL_AIM,
-    LOWEST,
-    PARALLEL_PIXELS,
     REFINED,
     STEP_RANGE,
     Choice,
@@ -48,19 +45,23 @@ from hsinr.codecs.latent_encoder import (
     interpolated_step,
     latent_images,
     quantise,
-    scan,
-    tile_jobs,
-    tile_values,
-    workers,
 )
 from hsinr.codecs.latent_format import (
     CODEC_ID,
-    LatentFile,
     LatentHeader,
     decode_part,
     latent_groups,
     read,
     row_steps,
+)
+from hsinr.codecs.tiling import (
+    DEFAULT_TILE,
+    LOWEST,
+    scan,
+    tile_jobs,
+    tile_values,
+    window_pieces,
+    workers,
 )
 from hsinr.cube import Cube
 from hsinr.errors import InputError
@@ -72,7 +73,6 @@ from hsinr.transforms.klt import component_counts
 from hsinr.transforms.wavelet import MAX_LEVELS, Wavelet2D
 
 RDOQ_PASSES = 2  # rate-distortion optimised quantisation passes over the latents
-DEFAULT_TILE = 256
 STEP_MODE_COMPONENTS = 16  # k with --step and no --components (at most the bands)
 CORRECTIONS = 3  # whole-file recodings allowed when the search's estimate missed
 
@@ -161,7 +161,10 @@ class LatentCodec(Codec):
         header = file.header
         rows, cols, bands = window.checked(header.cube.shape)
         shape = (len(rows), len(cols), len(bands))
-        return Stream(shape, header.cube.dtype, _pieces(file, rows, cols, bands, run.jobs))
+        pieces = window_pieces(header.grid, rows, cols,
+                               lambda tile, r, c: file.tile_job(tile, r, c, bands),
+                               decode_part, run.jobs)  # fmt: skip
+        return Stream(shape, header.cube.dtype, pieces)
 
     def describe(self, data: bytes, run: Run | None = None) -> dict[str, object]:
         file = read(data, (run or Run()).limits)
@@ -175,22 +178,6 @@ class LatentCodec(Codec):
             "tile_size": [header.tile_rows, header.tile_cols],
             "layout_version": file.version,
         }
-
-
-def _pieces(file: LatentFile, rows: range, cols: range, bands: range,
-            jobs: int) -> Iterator[Piece]:  # fmt: skip
-    """The window's pieces, one per tile it touches, each tile decoded alone (in ``jobs``
-    processes when there are many)."""
-    tiles = file.header.grid.touching(rows, cols)
-    parts = [(range(max(rows.start, t.rows.start), min(rows.stop, t.rows.stop)),
-              range(max(cols.start, t.cols.start), min(cols.stop, t.cols.stop))) for t in tiles]
-    work = (file.tile_job(tile, *part, bands) for tile, part in zip(tiles, parts, strict=True))
-    pixels = sum(len(r) * len(c) for r, c in parts)
-    workers = jobs if len(tiles) > 1 and pixels >= PARALLEL_PIXELS else 1
-    decoded = map_in_processes(decode_part, work, workers)
-    for (inside_rows, inside_cols), values in zip(parts, decoded, strict=True):
-        yield Piece(range(inside_rows.start - rows.start, inside_rows.stop - rows.start),
-                    range(inside_cols.start - cols.start, inside_cols.stop - cols.start), values)
 
 
 # -- one encoding job ------------------------------------------------------------------------

@@ -18,7 +18,7 @@
    measured size and every tile coded again.
 
 Memory: a tile's values and its working arrays per worker, the sample's coefficients
-(``SAMPLE_PIXELS`` pixels x candidate components), and the file being written.
+(``tiling.SAMPLE_PIXELS`` pixels x candidate components), and the file being written.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hsinr import container
+from hsinr.codecs import tiling
 from hsinr.codecs.header import CubeHeader
 from hsinr.codecs.latent_format import (
     CODEC_ID,
@@ -46,21 +47,21 @@ from hsinr.codecs.latent_format import (
     tile_scores,
     tile_side_bytes,
 )
+from hsinr.codecs.tiling import (
+    normalised_moments,
+    tile_block,
+    tile_values,
+)
 from hsinr.cube import Cube, Normalisation
 from hsinr.entropy.laplace import MAX_BOUND, scale_code
-from hsinr.lazy import LazyArray
-from hsinr.parallel import map_in_processes
 from hsinr.quantise.rdoq import centroid_offset, optimise_quantisation
-from hsinr.tiles import Tile, TileGrid
+from hsinr.tiles import TileGrid
 from hsinr.transforms.klt import Moments, principal_basis_of
 from hsinr.transforms.wavelet import Wavelet2D, default_levels
 
-SAMPLE_PIXELS = 2**18  # pixels of the tiles the search runs on (all, for smaller scenes)
-PARALLEL_PIXELS = 2**17  # scenes smaller than this are coded in this process
 ANS_SLACK = 8  # bytes an ANS stream may take beyond its symbols' information
 AIM = 0.996  # the search aims the file at this fraction of the budget
 FINAL_AIM = 0.999  # a recoding, knowing the estimate's error, aims here
-LOWEST = 0.99  # a file below this fraction of the budget is coded again, finer
 REFINED = 0.998  # ... or below this one, when the search saw every tile
 STEP_RANGE = (1e-5, 4.0)  # latent steps q searched (normalised units)
 
@@ -69,16 +70,6 @@ def lagrangian(step: float) -> float:
     """lambda, squared error per bit, at which a uniform quantiser of ``step`` is
     rate-distortion optimal at high rate (dD/dR = -2 ln2 step^2 / 12)."""
     return step * step * math.log(2) / 6
-
-
-def tile_values(block: np.ndarray, scale: Normalisation) -> np.ndarray:
-    """The normalised (pixels, bands) float64 values of a tile's (rows, cols, bands) block."""
-    return scale.apply(block, np.float64).reshape(-1, block.shape[2])
-
-
-def tile_block(source: np.ndarray | LazyArray, tile: Tile) -> np.ndarray:
-    """A job's tile values: read from a lazy cube's array, or the block the job carries."""
-    return source.read(tile.rows, tile.cols) if isinstance(source, LazyArray) else source
 
 
 # -- 1. the scene's spectral basis ----------------------------------------------------------
@@ -98,7 +89,7 @@ class Spectral:
 
     @classmethod
     def of(cls, moments: Moments, scale: Normalisation, k_max: int) -> Spectral:
-        normalised = moments.affine(scale.minimum, 1 / scale.span if scale.span else 0.0)
+        normalised = normalised_moments(moments, scale)
         basis = principal_basis_of(normalised, k_max, stored=False)
         components = basis.components.T
         energies = np.einsum("kc,cd,kd->k", components, normalised.scatter, components)
@@ -118,39 +109,6 @@ class Spectral:
 
     def rows(self, k: int) -> np.ndarray:
         return np.vstack([self.mean, self.components[:k]])
-
-
-def _scan_tile(job: tuple[np.ndarray | LazyArray, Tile]) -> tuple[float, float, Moments]:
-    source, tile = job
-    block = tile_block(source, tile)
-    pixels = block.reshape(tile.pixels, -1).astype(np.float64)
-    return float(pixels.min()), float(pixels.max()), Moments.of(pixels)
-
-
-def scan(cube: Cube, grid: TileGrid, jobs: int) -> tuple[Normalisation, Moments]:
-    """The global min / max and the moments of the scene's spectra (raw units)."""
-    low, high, moments = math.inf, -math.inf, None
-    for tile_low, tile_high, tile_moments in map_in_processes(
-        _scan_tile, tile_jobs(cube, grid), workers(cube, grid, jobs)
-    ):
-        low, high = min(low, tile_low), max(high, tile_high)
-        moments = tile_moments if moments is None else moments.merged(tile_moments)
-    return Normalisation(low, high), moments
-
-
-def tile_jobs(cube: Cube, tiles: Sequence[Tile], *extra) -> list[tuple]:
-    """(source, tile, *extra) for each tile: a lazy cube's array (read in the worker), or
-    the tile's values of a cube in memory."""
-    if cube.lazy:
-        return [(cube.data, tile, *extra) for tile in tiles]
-    return [(np.ascontiguousarray(cube.data[tile.rows.start : tile.rows.stop,
-                                            tile.cols.start : tile.cols.stop]), tile, *extra)
-            for tile in tiles]  # fmt: skip
-
-
-def workers(cube: Cube, grid: TileGrid, jobs: int) -> int:
-    """Worker processes for the tiles: ``jobs``, or none for a small scene or one tile."""
-    return jobs if cube.height * cube.width >= PARALLEL_PIXELS and len(grid) > 1 else 1
 
 
 # -- quantising a tile ----------------------------------------------------------------------
@@ -312,7 +270,7 @@ class Search:
         self.grid, self.spectral, self.levels = grid, spectral, levels
         self.passes, self.contexts, self.refit = passes, contexts, refit
         self.bands = cube.bands
-        self.tiles = grid.sample(SAMPLE_PIXELS)
+        self.tiles = grid.sample(tiling.SAMPLE_PIXELS)
         self.wavelets = [Wavelet2D(*tile.shape, levels) for tile in self.tiles]
         self.coefficients = []
         for tile, wavelet in zip(self.tiles, self.wavelets, strict=True):
