@@ -1,7 +1,7 @@
 """Every codec writes the same bytes as it did when the digests were taken (before the
 codec-face refactor of issue 13): a pin that moving code around changes no file. The
-``latent`` pins were taken again when its layout became tiled (layout version 2, issue
-14); the others are the originals.
+``latent``, ``pca-dct`` and ``pca-jpeg2000`` pins were taken again when their layouts
+became tiled (container version 2, issue 14); the others are the originals.
 
 Floating-point results depend on the CPU and the libraries (BLAS and torch kernels,
 OpenJPEG), so the digests are compared only in the environment they were taken in (the

@@ -20,7 +20,7 @@ codec option (seed, device, progress, threads, limits, the base network) travels
 >>> from hsinr import codecs
 >>> codec = codecs.get("pca-dct")
 >>> codec.options(bpppb=0.2, components=4)
-PcaDctOptions(bpppb=0.2, components=4)
+PcaDctOptions(bpppb=0.2, components=4, tile=256)
 >>> codec.options(components=0)
 Traceback (most recent call last):
 ...

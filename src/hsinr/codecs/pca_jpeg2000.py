@@ -1,11 +1,13 @@
 """Codec ``pca-jpeg2000`` (after Du & Fowler, 2007): spectral PCA to k components, each
 component image coded as a 16-bit JPEG 2000 codestream (Pillow / OpenJPEG).
 
-All components share one scale to 16 bits (per-component offsets), and every component is
-coded to the same PSNR target against that common peak (OpenJPEG's
-``quality_mode="dB"``): equal distortion in every component, the reverse water-filling
-allocation that minimises the total MSE for a rate. Rate control (see :mod:`hsinr.codecs.pca`)
-bisects that shared target for each k.
+Within a tile, all components share one scale to 16 bits (per-component offsets), and
+every component is coded to one PSNR target (OpenJPEG's ``quality_mode="dB"``): equal
+distortion in every component, the reverse water-filling allocation that minimises the
+total MSE for a rate. The setting is that target against a peak of 1 in normalised units,
+the same distortion in every tile (a tile's target against its own 16-bit peak is the
+setting plus ``20 log10(65535 / scale)``). Rate control (see :mod:`hsinr.codecs.pca`)
+bisects the setting for each k.
 
 Body: common scale (float32), k offsets (float32), then k length-prefixed codestreams.
 """
@@ -13,6 +15,7 @@ Body: common scale (float32), k offsets (float32), then k length-prefixed codest
 from __future__ import annotations
 
 import io
+import math
 import struct
 from dataclasses import dataclass
 
@@ -27,6 +30,7 @@ from hsinr.limits import Limits
 
 _SCALE = struct.Struct("<f")
 LEVELS = 65535
+MIN_DB, MAX_DB = 1.0, 150.0  # the PSNR targets OpenJPEG is given
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class PcaJpeg2000Codec(PcaCodec):
     summary = ("spectral PCA to k components, each a 16-bit JPEG 2000 codestream at one shared "
                "PSNR target (Du & Fowler 2007); k and the target searched")  # fmt: skip
     Options = PcaJpeg2000Options
-    setting_range = (5.0, 110.0)  # the per-component PSNR target in dB
+    setting_range = (-10.0, 110.0)  # the per-component PSNR target, peak 1 (normalised)
 
     def encode_body(self, scores: np.ndarray, setting: float, run: Run) -> bytes:
         """The components coded in ``run.jobs`` threads (the same bytes in any number)."""
@@ -51,10 +55,13 @@ class PcaJpeg2000Codec(PcaCodec):
         scale = np.float32(LEVELS / max(float(spans.max()), 1e-12))
         images = np.clip(np.rint((scores - low) * float(scale)), 0, LEVELS).astype(np.uint16)
 
+        target = setting + 20 * math.log10(LEVELS / float(scale))  # against this tile's peak
+        target = min(max(target, MIN_DB), MAX_DB)
+
         def coded(component: int) -> bytes:
             buffer = io.BytesIO()
             Image.fromarray(images[:, :, component]).save(
-                buffer, format="JPEG2000", quality_mode="dB", quality_layers=[setting],
+                buffer, format="JPEG2000", quality_mode="dB", quality_layers=[target],
                 irreversible=True, no_jp2=True,
             )  # fmt: skip
             return buffer.getvalue()
