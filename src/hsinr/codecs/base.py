@@ -500,11 +500,29 @@ class Codec(ABC):
         window = Window() if window is None else window
         if self.tiled:
             return self.stream(data, window, run).assembled()
+        self._check_decode_memory(data, window, run)
         if window.whole:
             return self._decode(data, None, run)
         if self.windowed:
             return self._decode(data, window, run)
         return window.cut(self._decode(data, None, run))
+
+    def _check_decode_memory(self, data: bytes, window: Window, run: Run) -> None:
+        """Refuse up front a decode (of a codec that decodes whole) whose output and work
+        arrays would pass ``run.memory``: about the window's values in the original dtype
+        plus 8 bytes a value of float work (less, band by band, for some codecs)."""
+        facts = self.describe(data, run)
+        shape = tuple(facts["shape"])
+        rows, cols, bands = window.checked(shape) if not window.whole else map(range, shape)
+        values = len(rows) * len(cols) * len(bands)
+        run.limits.check_count(values, "the values to decode")
+        need = values * (np.dtype(facts["dtype"]).itemsize + 8)
+        if need > run.memory:
+            raise InputError(
+                f"decoding this {self.name} file needs about {gigabytes(need)} of memory, over "
+                f"the {gigabytes(run.memory)} it may use (--max-memory); decode a window "
+                "(--window, --bands)"
+            )
 
     def stream(self, data: bytes, window: Window | None = None, run: Run | None = None) -> Stream:
         """The cube, or a window of it, as pieces decoded one after another (a ``tiled``

@@ -11,17 +11,99 @@ Payload: the per-band (min, max) float32 pairs, then one codestream per band
 
 from __future__ import annotations
 
+import math
+import os
+import tempfile
+
 import numpy as np
 
 from hsinr import container
 from hsinr.codecs.base import Codec, Encoding, Options, Run, Window
 from hsinr.codecs.header import CubeHeader, finite_values
 from hsinr.codecs.parts import PARTS_OVERHEAD, decode_image, join_parts, split_parts
-from hsinr.cube import Cube
+from hsinr.cube import Cube, Normalisation
 from hsinr.limits import DEFAULT, Limits
 from hsinr.ratecontrol import bisect, budget_bytes
 
 _SCALES = np.dtype("<f4")
+SEARCH_VALUES = 2**26  # larger cubes search the setting on a sample of bands
+SEARCH_BANDS = 16
+ROW_BLOCK_BYTES = 64 * 2**20  # values read at once when a lazy cube is spooled
+
+
+def _spread(count: int, wanted: int) -> list[int]:
+    """``wanted`` indices spread evenly over ``range(count)`` (all, if fewer)."""
+    if count <= wanted:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (wanted - 1)) for i in range(wanted)})
+
+
+class BandImages:
+    """A cube's bands as a per-band codec's integer images, one band at a time, each band
+    scaled by its own (min, max) in normalised units (``ranges``, float32 as stored).
+
+    A cube in memory is sliced band by band; a lazy cube is read once, a block of rows at
+    a time, into a band-sequential spool of the images in the temporary folder (its size:
+    the images', bands x rows x cols of uint8 / uint16), removed on exit."""
+
+    def __init__(self, codec: PerBandCodec, cube: Cube) -> None:
+        self.codec, self.cube = codec, cube
+        self.scale, lows, highs = _band_ranges(cube)
+        self.ranges = np.stack([lows, highs], axis=1)
+        self._low, self._span = lows, np.where(highs > lows, highs - lows, 1.0)
+        self._spool = None
+
+    def __enter__(self) -> BandImages:
+        if self.cube.lazy:
+            self._spool = tempfile.NamedTemporaryFile(prefix="hsinr-bands-", suffix=".raw")
+            self._write_spool()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._spool is not None:
+            self._spool.close()
+
+    def _scaled(self, values: np.ndarray, low, span) -> np.ndarray:
+        return np.rint((values - low) / span * self.codec.levels).astype(self.codec.image_dtype)
+
+    def _write_spool(self) -> None:
+        rows, cols, bands = self.cube.shape
+        item = self.codec.image_dtype.itemsize
+        descriptor = self._spool.fileno()
+        os.ftruncate(descriptor, rows * cols * bands * item)
+        for block in self.cube.data.row_blocks(ROW_BLOCK_BYTES):
+            values = self.scale.apply(self.cube.read(block), np.float64)
+            images = self._scaled(values, self._low, self._span)
+            for band in range(bands):
+                start = (band * rows + block.start) * cols * item
+                os.pwrite(descriptor, np.ascontiguousarray(images[:, :, band]).tobytes(), start)
+
+    def image(self, band: int) -> np.ndarray:
+        """Band ``band`` as the codec's (rows, cols) integer image."""
+        rows, cols, _ = self.cube.shape
+        if self._spool is None:
+            values = self.scale.apply(self.cube.data[:, :, band], np.float64)
+            return self._scaled(values, self._low[band], self._span[band])
+        item = self.codec.image_dtype.itemsize
+        data = os.pread(self._spool.fileno(), rows * cols * item, band * rows * cols * item)
+        return np.frombuffer(data, dtype=self.codec.image_dtype).reshape(rows, cols)
+
+
+def _band_ranges(cube: Cube) -> tuple[Normalisation, np.ndarray, np.ndarray]:
+    """The cube's global normalisation, and each band's (min, max) in normalised units
+    as float32 (a lazy cube read a block of rows at a time)."""
+    if cube.lazy:
+        lows = highs = None
+        for rows in cube.data.row_blocks(ROW_BLOCK_BYTES):
+            block = cube.read(rows)
+            low, high = block.min(axis=(0, 1)), block.max(axis=(0, 1))
+            lows = low if lows is None else np.minimum(lows, low)
+            highs = high if highs is None else np.maximum(highs, high)
+    else:
+        lows, highs = cube.data.min(axis=(0, 1)), cube.data.max(axis=(0, 1))
+    scale = Normalisation(float(lows.min()), float(highs.max()))
+    return (scale, scale.apply(lows, np.float64).astype(_SCALES),
+            scale.apply(highs, np.float64).astype(_SCALES))
 class PerBandCodec(Codec):
     """Base of the per-band image codecs; subclasses set the image type and the setting.
     Bands are coded in ``run.jobs`` threads (the same bytes in any number)."""
@@ -30,6 +112,7 @@ class PerBandCodec(Codec):
     image_dtype: np.dtype  # uint8 or uint16
     setting_range: tuple[float, float]  # the file grows with the setting
     integer_setting: bool = False
+    streams = True  # a lazy cube is coded band by band (see BandImages)
 
     def encode_band(self, image: np.ndarray, setting: float) -> bytes:
         raise NotImplementedError
@@ -38,40 +121,59 @@ class PerBandCodec(Codec):
     def levels(self) -> int:
         return int(np.iinfo(self.image_dtype).max)
 
-    def band_images(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-band (min, max) and the bands scaled to the image's integer range."""
-        low = values.min(axis=(0, 1)).astype(_SCALES)
-        high = values.max(axis=(0, 1)).astype(_SCALES)
-        span = np.where(high > low, high - low, 1.0)
-        scaled = np.rint((values - low) / span * self.levels)
-        return np.stack([low, high], axis=1), scaled.astype(self.image_dtype)
-
     def _encode(self, cube: Cube, options: Options, run: Run) -> Encoding:
-        """The smallest-distortion file within the budget (or the smallest file reachable)."""
-        header = CubeHeader.of(cube)
-        values, _ = cube.normalise(np.float64)
-        scales, images = self.band_images(values)
-        prefix = header.pack()
-        fixed = container.OVERHEAD + len(prefix) + scales.nbytes
-        target = budget_bytes(options.bpppb, cube.shape)
+        """The smallest-distortion file within the budget (or the smallest file reachable).
 
-        def parts_at(setting: float) -> list[bytes]:
-            return run.map(lambda b: self.encode_band(images[:, :, b], setting), range(cube.bands))
+        A cube of more than ``SEARCH_VALUES`` values searches the setting on
+        ``SEARCH_BANDS`` bands spread over the spectrum (their size scaled to all bands),
+        then codes every band at it, stepping down while the file is over the budget."""
+        with BandImages(self, cube) as images:
+            header = CubeHeader(cube.shape, cube.dtype, images.scale)
+            prefix = header.pack()
+            fixed = container.OVERHEAD + len(prefix) + images.ranges.nbytes
+            target = budget_bytes(options.bpppb, cube.shape)
+            bands = cube.bands
+            searched = _spread(bands, SEARCH_BANDS) if cube.nbytes and math.prod(
+                cube.shape) > SEARCH_VALUES else list(range(bands))  # fmt: skip
 
-        def size_of(parts: list[bytes]) -> int:
-            return fixed + sum(len(p) + PARTS_OVERHEAD for p in parts)
+            def parts_at(setting: float, which=searched) -> list[bytes]:
+                return run.map(lambda b: self.encode_band(images.image(b), setting), which)
 
-        found = bisect(parts_at, size_of, *self.setting_range, target, integer=self.integer_setting)
-        parts = found.value
-        if self.integer_setting and found.within and found.parameter < self.setting_range[1]:
-            upgrades = parts_at(found.parameter + 1)  # each band one step up, in order, if it fits
-            size = size_of(parts)
-            for band, upgraded in enumerate(upgrades):
-                if size - len(parts[band]) + len(upgraded) <= target:
-                    size += len(upgraded) - len(parts[band])
-                    parts[band] = upgraded
-        data = container.pack(self.codec_id, prefix, scales.tobytes() + join_parts(parts))
-        return self.encoding(data, cube, options, details={"setting": found.parameter})
+            def size_of(parts: list[bytes]) -> float:
+                coded = sum(len(p) + PARTS_OVERHEAD for p in parts)
+                return fixed + coded * bands / len(parts)
+
+            found = bisect(parts_at, size_of, *self.setting_range, target,
+                           integer=self.integer_setting)  # fmt: skip
+            setting, parts = found.parameter, found.value
+            if len(searched) < bands:  # every band at the setting, lower while over
+                setting, parts = self._all_bands(parts_at, size_of, setting, target, bands)
+            within = size_of(parts) <= target
+            if self.integer_setting and within and setting < self.setting_range[1]:
+                parts = self._upgraded(parts, parts_at(setting + 1, range(bands)), size_of,
+                                       target)  # fmt: skip
+        data = container.pack(self.codec_id, prefix, images.ranges.tobytes() + join_parts(parts))
+        return self.encoding(data, cube, options, details={"setting": setting})
+
+    def _all_bands(self, parts_at, size_of, setting: float, target: float, bands: int):
+        low = self.setting_range[0]
+        while True:
+            parts = parts_at(setting, range(bands))
+            if size_of(parts) <= target or setting <= low:
+                return setting, parts
+            setting = max(low, setting - 1 if self.integer_setting else setting - 0.1 * abs(
+                self.setting_range[1] - low))  # fmt: skip
+
+    @staticmethod
+    def _upgraded(parts: list[bytes], upgrades: list[bytes], size_of, target: float) -> list[bytes]:
+        """Each band one step up, in order, while the file still fits."""
+        parts = list(parts)
+        size = size_of(parts)
+        for band, upgraded in enumerate(upgrades):
+            if size - len(parts[band]) + len(upgraded) <= target:
+                size += len(upgraded) - len(parts[band])
+                parts[band] = upgraded
+        return parts
 
     def _read(self, data: bytes, limits: Limits = DEFAULT):
         frame = self.frame(data)
