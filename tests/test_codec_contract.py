@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hsinr import Cube, codecs, container, datasets
+from hsinr import Cube, codecs, container, datasets, io
 from hsinr.cli import main
 from hsinr.codecs import BudgetWarning, Codec, Encoding, Options, Run, Window, option
 from hsinr.codecs.header import CubeHeader
@@ -202,6 +202,34 @@ def test_a_registered_codec_is_on_the_command_line_in_bench_and_held_to_the_cont
     assert main(["bench", "--scenes", "pavia_university", "--codecs", "toy:bits=3",
                  "--bpppb", "4", "--out", str(tmp_path / "bench"), "--quiet"]) == 0  # fmt: skip
     assert "toy:bits=3" in (tmp_path / "bench" / "results.md").read_text()
+
+
+def test_a_codec_coding_whole_cubes_refuses_a_lazy_one_over_its_memory_up_front(
+    toy, cube, tmp_path
+):
+    path = tmp_path / "c.npy"
+    np.save(path, cube.data[:12, :10, :16])
+    lazy = io.load(path, lazy=True)
+    assert not codecs.get(toy).encodes_in_parts
+    message = (r"codec toy holds the whole cube in memory: about 0\.00 GB for this "
+               r"12 x 10 x 16 \w+ cube, over the 0\.00 GB .*\(siren, .*latent\)")  # fmt: skip
+    with pytest.raises(InputError, match=message):
+        codecs.encode(toy, lazy, {"bpppb": 2.0}, Run(memory=1000))
+    assert main(["compress", str(path), str(tmp_path / "c.hsinr"), "--codec", toy,
+                 "--bpppb", "2", "--max-memory", "0.000001"]) == 1  # fmt: skip
+    assert codecs.encode(toy, lazy, {"bpppb": 2.0}).shape == (12, 10, 16)
+
+
+@pytest.mark.parametrize("name", ["jpeg", "latent"])
+def test_a_decode_over_the_memory_allowed_is_refused_up_front(name, cube):
+    """A codec that decodes whole (jpeg) is told to decode a window; one that decodes in
+    parts (latent) also to decode to a file, which it writes a piece at a time."""
+    data = encoded(name, cube).data
+    with pytest.raises(InputError, match=rf"decoding this {name} file in memory needs") as err:
+        codecs.decode(data, run=Run(memory=1000))
+    assert ("decode to a file" in str(err.value)) == codecs.get(name).decodes_in_parts
+    window = Window(rows=slice(0, 2), cols=slice(0, 2), bands=slice(0, 2))
+    assert codecs.decode(data, window, Run(memory=10**6)).shape == (2, 2, 2)
 
 
 def test_codec_ids_and_names_are_unique():

@@ -159,23 +159,6 @@ def test_hdf5_arrays_read_chunked_datasets_by_hyperslab(tmp_path, small_cube):
                                   small_cube.data[2:9, 3:4, 1:13])  # fmt: skip
 
 
-def test_a_codec_coding_whole_cubes_refuses_one_over_its_memory_up_front(tmp_path, small_cube):
-    from hsinr import codecs
-    from hsinr.cli import main
-
-    path = _written(tmp_path, small_cube, "c.npy")
-    lazy = io.load(path, lazy=True)
-    whole = [name for name in codecs.names() if not codecs.get(name).streams]
-    assert whole, "every codec streams: this test has nothing left to test"
-    codec = codecs.get(whole[0])
-    message = (rf"codec {codec.name} holds the whole cube in memory: about 0\.00 GB for "
-               r"this 12 x 10 x 16 uint16 cube, over the 0\.00 GB")
-    with pytest.raises(InputError, match=message):
-        codec.encode(lazy, {"bpppb": 2.0}, codecs.Run(memory=1000))
-    assert main(["compress", str(path), str(tmp_path / "c.hsinr"), "--codec", codec.name,
-                 "--bpppb", "2", "--max-memory", "0.000001"]) == 1  # fmt: skip
-
-
 @pytest.mark.parametrize("name", ["jpeg", "jpeg2000"])
 def test_per_band_codecs_code_a_lazy_cube_band_by_band_as_they_code_it_in_memory(
     tmp_path, small_cube, name, monkeypatch

@@ -408,8 +408,9 @@ class Codec(ABC):
     Options: ClassVar[type[Options]] = Options
     needs_budget: ClassVar[bool] = True
     windowed: ClassVar[bool] = False
-    tiled: ClassVar[bool] = False  # decodes a window tile by tile (:meth:`stream`)
-    streams: ClassVar[bool] = False  # codes a lazy cube without reading it whole
+    tiled: ClassVar[bool] = False  # its files hold independent tiles (container version 2)
+    decodes_in_parts: ClassVar[bool] = False  # decodes pieces one after another (_stream)
+    encodes_in_parts: ClassVar[bool] = False  # codes a lazy cube without reading it whole
     versions: ClassVar[tuple[int, ...]] = (container.VERSION,)  # container versions it reads
     memory_per_value: ClassVar[float] = 24.0  # bytes the encoder holds per value when whole
     example_options: ClassVar[dict[str, Any]] = {"bpppb": 0.1}  # what ``hsinr demo`` runs
@@ -436,7 +437,7 @@ class Codec(ABC):
         options = self.options(options)
         run = Run() if run is None else run
         self.check_budget(cube, options)
-        if cube.lazy and not self.streams:
+        if cube.lazy and not self.encodes_in_parts:
             cube = self.whole(cube, run)
         if run.device != "cpu" and not self.uses_device(options):
             warnings.warn(f"codec {self.name} has no GPU work here; it runs on the CPU",
@@ -473,11 +474,15 @@ class Codec(ABC):
         front when the codec's working memory for it would pass ``run.memory``."""
         need = int(math.prod(cube.shape) * self.memory_per_value)
         if need > run.memory:
+            from hsinr import codecs  # the registry imports this module
+
+            in_parts = ", ".join(name for name in codecs.names()
+                                 if codecs.get(name).encodes_in_parts)  # fmt: skip
             raise InputError(
                 f"codec {self.name} holds the whole cube in memory: about {gigabytes(need)} "
                 f"for this {' x '.join(map(str, cube.shape))} {cube.dtype} cube, over the "
                 f"{gigabytes(run.memory)} it may use (--max-memory); use a codec that codes "
-                "tiles (latent, pca-dct, pca-jpeg2000) or crop the scene"
+                f"it in parts ({in_parts}) or crop the scene"
             )
         return cube.loaded()
 
@@ -498,8 +503,10 @@ class Codec(ABC):
         """The cube, or a window of it (checked against the cube's size)."""
         run = Run() if run is None else run
         window = Window() if window is None else window
-        if self.tiled:
-            return self.stream(data, window, run).assembled()
+        if self.decodes_in_parts:
+            stream = self.stream(data, window, run)
+            self._check_memory(math.prod(stream.shape) * stream.dtype.itemsize, run)
+            return stream.assembled()
         self._check_decode_memory(data, window, run)
         if window.whole:
             return self._decode(data, None, run)
@@ -516,12 +523,16 @@ class Codec(ABC):
         rows, cols, bands = window.checked(shape) if not window.whole else map(range, shape)
         values = len(rows) * len(cols) * len(bands)
         run.limits.check_count(values, "the values to decode")
-        need = values * (np.dtype(facts["dtype"]).itemsize + 8)
+        self._check_memory(values * (np.dtype(facts["dtype"]).itemsize + 8), run)
+
+    def _check_memory(self, need: int, run: Run) -> None:
         if need > run.memory:
+            to_file = (", or decode to a file (hsinr decompress writes it a piece at a time)"
+                       if self.decodes_in_parts else "")  # fmt: skip
             raise InputError(
-                f"decoding this {self.name} file needs about {gigabytes(need)} of memory, over "
+                f"decoding this {self.name} file in memory needs about {gigabytes(need)}, over "
                 f"the {gigabytes(run.memory)} it may use (--max-memory); decode a window "
-                "(--window, --bands)"
+                f"(--window, --bands){to_file}"
             )
 
     def stream(self, data: bytes, window: Window | None = None, run: Run | None = None) -> Stream:
@@ -529,19 +540,19 @@ class Codec(ABC):
         codec decodes one tile at a time, so memory holds a piece, not the cube)."""
         run = Run() if run is None else run
         window = Window() if window is None else window
-        if self.tiled:
+        if self.decodes_in_parts:
             return self._stream(data, window, run)
         cube = self.decode(data, window, run)
         whole = Piece(range(cube.height), range(cube.width), cube.data)
         return Stream(cube.shape, cube.dtype, iter([whole]))
 
     def _decode(self, data: bytes, window: Window | None, run: Run) -> Cube:
-        """The cube (``window`` is given only to a ``windowed`` codec); every codec that
-        is not ``tiled`` implements it."""
+        """The cube (``window`` is given only to a ``windowed`` codec); implemented by
+        every codec without ``decodes_in_parts``."""
         raise NotImplementedError
 
     def _stream(self, data: bytes, window: Window, run: Run) -> Stream:
-        """The window's pieces (a ``tiled`` codec implements it)."""
+        """The window's pieces (a codec that ``decodes_in_parts`` implements it)."""
         raise NotImplementedError
 
     @abstractmethod

@@ -118,7 +118,8 @@ class LatentCodec(Codec):
     Options = LatentOptions
     needs_budget = False  # a step will do
     tiled = True
-    streams = True
+    decodes_in_parts = True
+    encodes_in_parts = True
     versions = (1, 2)
 
     def uses_device(self, options: LatentOptions) -> bool:

@@ -28,13 +28,24 @@ from __future__ import annotations
 import math
 import struct
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hsinr import container
-from hsinr.codecs.base import Codec, Encoding, Options, Run, Window, auto_or_int, option
+from hsinr.codecs.base import (
+    Codec,
+    Encoding,
+    Options,
+    Piece,
+    Run,
+    Stream,
+    Window,
+    auto_or_int,
+    option,
+)
 from hsinr.codecs.header import CUBE_HEADER, CubeHeader
 from hsinr.cube import Cube
 from hsinr.entropy.groups import MODEL, LaplaceGroups
@@ -57,6 +68,7 @@ MAX_BITS = 16
 BIT_CHOICES = tuple(range(MAX_BITS, 1, -1))  # tried from fine to coarse for a budget
 DEFAULT_BITS = 8
 PATCH_CHUNK = 64  # patches fitted / decoded at once
+STRIP_PIXELS = 2**20  # a lazy cube is fitted, and any file decoded, in strips of this many
 
 
 @dataclass(frozen=True)
@@ -167,6 +179,8 @@ class MetaCodec(Codec):
                "base network, quantised and entropy-coded")  # fmt: skip
     Options = MetaOptions
     needs_budget = False  # 8-bit latents without one
+    encodes_in_parts = True  # a lazy cube: fitted a strip of patch rows at a time
+    decodes_in_parts = True  # a strip of patch rows at a time, only the window's patches
 
     def uses_device(self, options: MetaOptions) -> bool:
         return True
@@ -193,9 +207,9 @@ class MetaCodec(Codec):
         steps = int(net.training.get("inner_steps", 3)) if options.steps is None else options.steps
         lr = float(net.training.get("inner_lr", INNER_LR)) if options.lr is None else options.lr
         cube_header = CubeHeader.of(cube)
-        values, _ = cube.normalise(np.float32)
         started = time.perf_counter()
-        latents, mse = self._fit(net, values, steps, lr, run.device, run.progress)
+        latents, mse = self._fit(net, cube, cube_header.scale, steps, lr, run.device,
+                                 run.progress)  # fmt: skip
         fit_seconds = time.perf_counter() - started
         budget = None if options.bpppb is None else budget_bytes(options.bpppb, cube.shape)
         data = b""
@@ -209,24 +223,31 @@ class MetaCodec(Codec):
         return self.encoding(data, cube, options, details=details)
 
     @staticmethod
-    def _fit(net: BaseNetwork, values: np.ndarray, steps, lr, device, progress):
+    def _fit(net: BaseNetwork, cube: Cube, scale, steps, lr, device, progress):
         """Latents (B, L) for all patches in file order (row by row), fitted in chunks of
         patches of one extent on their pixels inside the image; and the total squared
-        error."""
+        error. A cube in memory is one strip; a lazy one is read a strip of patch rows
+        at a time."""
         from hsinr.nn.meta import fit_latents, tile_by_extent
 
         model, patch = net.model.to(device), net.config.patch
-        groups = tile_by_extent(values, patch)
-        per_row = math.ceil(values.shape[1] / patch)
-        found = np.empty((sum(len(g) for g in groups), net.config.latent_dim), np.float32)
-        chunks = [(group, start) for group in groups for start in range(0, len(group), PATCH_CHUNK)]
+        rows, cols, _ = cube.shape
+        per_row = math.ceil(cols / patch)
+        found = np.empty((math.ceil(rows / patch) * per_row, net.config.latent_dim), np.float32)
         total = 0.0
-        for group, start in progress_bar(chunks, desc="fitting latents", enabled=progress):
-            part = group.subset(slice(start, start + PATCH_CHUNK)).to(device)
-            latents, mse = fit_latents(model, part, steps=steps, lr=lr)
-            total += float((mse * part.targets[0].numel()).sum())
-            index = [row // patch * per_row + col // patch for row, col in part.positions]
-            found[index] = latents.cpu().numpy()
+        bar = progress_bar(total=len(found), desc="fitting latents", enabled=progress)
+        for strip in _strips(rows, cols, patch, whole=not cube.lazy):
+            values = scale.apply(cube.read(strip), np.float32)
+            for group in tile_by_extent(values, patch):
+                for start in range(0, len(group), PATCH_CHUNK):
+                    part = group.subset(slice(start, start + PATCH_CHUNK)).to(device)
+                    latents, mse = fit_latents(model, part, steps=steps, lr=lr)
+                    total += float((mse * part.targets[0].numel()).sum())
+                    index = [(strip.start + row) // patch * per_row + col // patch
+                             for row, col in part.positions]  # fmt: skip
+                    found[index] = latents.cpu().numpy()
+                    bar.update(len(part))
+        bar.close()
         return found, total
 
     @staticmethod
@@ -270,14 +291,13 @@ class MetaCodec(Codec):
             "entropy_bytes": 4 * header.words,
         }
 
-    def _decode(self, data: bytes, window: Window | None, run: Run) -> Cube:
-        """The cube; the base network is the run's, and must be the one the file names.
-        The latents' count and the network's work on the image's pixels are checked
-        against ``run.limits`` before anything is decoded; only pixels inside the image
-        are evaluated."""
+    def _stream(self, data: bytes, window: Window, run: Run) -> Stream:
+        """The window, a strip of patch rows at a time; the base network is the run's,
+        and must be the one the file names. The latents' count and the network's work
+        on the image's pixels are checked against ``run.limits`` before anything is
+        decoded; only the patches the window touches are evaluated, and only on their
+        pixels inside the image."""
         import torch
-
-        from hsinr.nn.meta import patch_grid, render
 
         limits, device = run.limits, run.device
         header, payload = self.read_header(data, limits)
@@ -295,28 +315,66 @@ class MetaCodec(Codec):
         )
         symbols = entropy_decode(header, payload)
         latents = torch.from_numpy(dequantise(symbols, header.low, header.step))
-        model = net.model.to(device)
-        out = np.empty(header.cube.shape, dtype=header.cube.dtype)
-        scale = header.cube.scale
-        positions = patch_grid(rows, cols, header.patch)
-        by_extent: dict[tuple[int, int], list[int]] = {}
-        for index, (row, col) in enumerate(positions):
-            extent = (min(header.patch, rows - row), min(header.patch, cols - col))
-            by_extent.setdefault(extent, []).append(index)
-        for (height, width), indices in by_extent.items():
-            for start in range(0, len(indices), PATCH_CHUNK):
-                chunk = indices[start : start + PATCH_CHUNK]
-                outputs = render(model, latents[chunk].to(device), header.patch, (height, width))
-                if not bool(torch.isfinite(outputs[..., :bands]).all()):
+        wanted = window.checked(header.cube.shape)
+        shape = tuple(len(part) for part in wanted)
+        pieces = _rendered(header, net.model.to(device), latents, wanted, device)
+        return Stream(shape, header.cube.dtype, pieces)  # type: ignore[arg-type]
+
+
+def _strips(rows: int, cols: int, patch: int, whole: bool = False) -> list[range]:
+    """Strips of whole patch rows covering ``rows`` (all in one with ``whole``), each of
+    about ``STRIP_PIXELS`` pixels."""
+    if whole:
+        return [range(rows)]
+    height = patch * max(1, STRIP_PIXELS // (patch * cols))
+    return [range(start, min(start + height, rows)) for start in range(0, rows, height)]
+
+
+def _rendered(header: MetaHeader, model, latents, wanted: tuple[range, range, range],
+              device: str) -> Iterator[Piece]:  # fmt: skip
+    """The window ``wanted`` (rows, cols, bands), a strip of patch rows at a time: the
+    patches a strip has in the window's columns, rendered on their pixels inside the
+    image in chunks of one extent, restored to original units and cut to the window."""
+    import torch
+
+    from hsinr.nn.meta import render
+
+    rows, cols, bands = wanted
+    height, width, _ = header.cube.shape
+    patch, per_row = header.patch, math.ceil(width / header.patch)
+    first_col, last_col = cols.start // patch, (cols.stop - 1) // patch
+    left = first_col * patch
+    strip_height = _strips(height, width, patch, whole=height * width <= STRIP_PIXELS)[0]
+    step = len(strip_height)
+    for top in range((rows.start // patch) * patch, rows.stop, step):
+        bottom = min(top + step, height)
+        right = min((last_col + 1) * patch, width)
+        block = np.empty((bottom - top, right - left, len(bands)), dtype=header.cube.dtype)
+        by_extent: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for row in range(top, bottom, patch):
+            for col in range(left, right, patch):
+                extent = (min(patch, height - row), min(patch, width - col))
+                by_extent.setdefault(extent, []).append((row, col))
+        for (tall, wide), corners in by_extent.items():
+            for start in range(0, len(corners), PATCH_CHUNK):
+                chunk = corners[start : start + PATCH_CHUNK]
+                index = [row // patch * per_row + col // patch for row, col in chunk]
+                outputs = render(model, latents[index].to(device), patch, (tall, wide))
+                outputs = outputs[..., bands.start : bands.stop]
+                if not bool(torch.isfinite(outputs).all()):
                     raise container.CorruptFileError(
                         "the network's output is not finite: the latents are corrupt"
                     )
-                blocks = outputs[..., :bands].cpu().numpy().reshape(-1, height, width, bands)
-                restored = scale.invert(np.clip(blocks, 0.0, 1.0), out.dtype)
-                for index, block in zip(chunk, restored, strict=True):
-                    row, col = positions[index]
-                    out[row : row + height, col : col + width] = block
-        return Cube(out, name="decoded")
+                values = np.clip(outputs.cpu().numpy(), 0.0, 1.0)
+                restored = header.cube.scale.invert(values, header.cube.dtype)
+                for (row, col), patch_values in zip(chunk, restored, strict=True):
+                    block[row - top : row - top + tall, col - left : col - left + wide] = (
+                        patch_values.reshape(tall, wide, len(bands))
+                    )
+        inside = range(max(rows.start, top), min(rows.stop, bottom))
+        part = block[inside.start - top : inside.stop - top, cols.start - left : cols.stop - left]
+        yield Piece(range(inside.start - rows.start, inside.stop - rows.start), range(len(cols)),
+                    part)  # fmt: skip
 
 
 def _matching_base(header: MetaHeader, base):

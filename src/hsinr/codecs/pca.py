@@ -95,7 +95,8 @@ class PcaCodec(Codec):
     Options = PcaOptions
     setting_range: tuple[float, float]  # the body grows with the setting
     tiled = True
-    streams = True
+    decodes_in_parts = True
+    encodes_in_parts = True
     versions = (1, 2)
 
     def encode_body(self, scores: np.ndarray, setting: float, run: Run) -> bytes:

@@ -112,7 +112,7 @@ class PerBandCodec(Codec):
     image_dtype: np.dtype  # uint8 or uint16
     setting_range: tuple[float, float]  # the file grows with the setting
     integer_setting: bool = False
-    streams = True  # a lazy cube is coded band by band (see BandImages)
+    encodes_in_parts = True  # a lazy cube is coded band by band (see BandImages)
 
     def encode_band(self, image: np.ndarray, setting: float) -> bytes:
         raise NotImplementedError

@@ -22,13 +22,24 @@ import copy
 import dataclasses
 import struct
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from hsinr import container
-from hsinr.codecs.base import Codec, Encoding, Options, Run, Window, auto_or_int, option
+from hsinr.codecs.base import (
+    Codec,
+    Encoding,
+    Options,
+    Piece,
+    Run,
+    Stream,
+    Window,
+    auto_or_int,
+    option,
+)
 from hsinr.codecs.header import checked_scale
 from hsinr.cube import Cube, Normalisation
 from hsinr.errors import InputError
@@ -57,6 +68,7 @@ MAX_SIDE = 0xFFFF
 MAX_LAYER_SIZE = 0xFF
 SEARCH_DEPTHS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25)
 DECODE_CHUNK = 65536  # pixels evaluated at once when decoding
+LAZY_BATCH = 65536  # pixels a step fits when the cube is lazy and no batch size is given
 
 
 @dataclass(frozen=True)
@@ -237,6 +249,8 @@ class SirenCodec(Codec):
     Options = SirenOptions
     needs_budget = False  # a network will do
     windowed = True
+    encodes_in_parts = True  # a lazy cube: fitted to batches from a reservoir of its rows
+    decodes_in_parts = True  # a block of rows at a time
     example_options: ClassVar[dict[str, Any]] = {"bpppb": 0.1, "precision": 16,
                                                  "iterations": 3000}  # fmt: skip
 
@@ -315,13 +329,16 @@ class SirenCodec(Codec):
         storage = Storage(options.precision) if bits is None else Storage(16, 0)
         if bits not in (None, "auto"):
             storage = Storage(options.precision, bits, options.granularity)
-        coords, targets, scale = self._training_data(cube, device)
-        fit_options = {"lr": options.lr, "batch_size": options.batch_size}
+        pixels, scale = self._training_data(cube, device, seed)
+        batch_size = options.batch_size
+        if batch_size is None and pixels.whole() is None:
+            batch_size = LAZY_BATCH  # a lazy cube's pixels are never all in memory
+        fit_options = {"lr": options.lr, "batch_size": batch_size}
         trials: list[Trial] = []
         model = None
         if bits == "auto":
             trials = self._storage_trials(
-                cube.shape, bpppb, options.granularity, coords, targets,
+                cube.shape, bpppb, options.granularity, pixels,
                 options.search_iterations, seed, progress, fit_options,
             )  # fmt: skip
             storage, arch, model = trials[0].storage, trials[0].arch, trials[0].model
@@ -338,7 +355,7 @@ class SirenCodec(Codec):
             if not candidates:
                 self.default_arch(cube.shape, bpppb, storage)  # raises the minimum-rate error
             trials = search_architectures(
-                candidates, coords, targets,
+                candidates, pixels,
                 bpppb_of={a: self.bpppb_of(cube.shape, a, storage) for a in candidates},
                 iterations=options.search_iterations, seed=seed, progress=progress, **fit_options,
             )  # fmt: skip
@@ -356,13 +373,13 @@ class SirenCodec(Codec):
         )
         generator = torch.Generator().manual_seed(seed)
         result = fit(
-            model, coords, targets, iterations=iterations - qat, schedule=options.schedule,
+            model, pixels, iterations=iterations - qat, schedule=options.schedule,
             max_seconds=options.max_seconds, target_psnr=options.target_psnr, generator=generator,
             progress=progress, description=f"fitting {arch}", **fit_options,
         )  # fmt: skip
         if qat:
             with quantisation_aware(model, storage.bits, storage.per):
-                fit(model, coords, targets, iterations=qat, generator=generator,
+                fit(model, pixels, iterations=qat, generator=generator,
                     progress=progress, description=f"{storage} fine-tuning",
                     **fit_options)  # fmt: skip
         header = SirenHeader(
@@ -402,7 +419,7 @@ class SirenCodec(Codec):
             f"the {header.arch} network does not fit {bpppb:g} bpppb even at {MIN_BITS} bits"
         )
 
-    def _storage_trials(self, shape, bpppb, per, coords, targets, iterations, seed, progress,
+    def _storage_trials(self, shape, bpppb, per, pixels, iterations, seed, progress,
                         fit_options) -> list[Trial]:  # fmt: skip
         """Brief fits of fp16 and each quantised width with its default network; the
         trials that fit the budget, best PSNR (of the stored weights) first."""
@@ -420,9 +437,9 @@ class SirenCodec(Codec):
             except InputError:
                 continue
             torch.manual_seed(seed)
-            model = Siren(arch.hidden_layers, arch.width, shape[2]).to(coords.device)
+            model = Siren(arch.hidden_layers, arch.width, shape[2]).to(pixels.device)
             started = time.perf_counter()
-            fit(model, coords, targets, iterations=iterations, progress=False, **fit_options)
+            fit(model, pixels, iterations=iterations, progress=False, **fit_options)
             header = SirenHeader(shape[1], shape[0], shape[2], arch, 16, np.dtype("f4"),
                                  Normalisation(0, 1))  # fmt: skip
             try:
@@ -431,7 +448,7 @@ class SirenCodec(Codec):
                 continue
             stored = copy.deepcopy(model)
             stored.load_flat(self._weights(*self.read_header(data)))
-            psnr = psnr_of_mse(full_mse(stored, coords, targets))
+            psnr = psnr_of_mse(full_mse(stored, pixels))
             trials.append(Trial(arch, arch.param_count(shape[2]), 8 * len(data) / np.prod(shape),
                                 psnr, time.perf_counter() - started, model, storage))  # fmt: skip
         if not trials:
@@ -439,15 +456,21 @@ class SirenCodec(Codec):
         return sorted(trials, key=lambda trial: trial.psnr, reverse=True)
 
     @staticmethod
-    def _training_data(cube: Cube, device: str):
+    def _training_data(cube: Cube, device: str, seed: int):
+        """The pixels to fit: all in memory for a cube in memory; for a lazy cube, a
+        reservoir of row blocks (:class:`~hsinr.nn.pixels.CubePixels`)."""
         import torch
 
+        from hsinr.nn.pixels import CubePixels, TensorPixels
         from hsinr.nn.siren import grid
 
+        if cube.lazy:
+            scale = cube.scale()
+            return CubePixels(cube, scale, device, seed), scale
         values, scale = cube.normalise(np.float32)
         coords = grid(cube.height, cube.width).to(device)
         targets = torch.from_numpy(values.reshape(-1, cube.bands)).to(device)
-        return coords, targets, scale
+        return TensorPixels(coords, targets), scale
 
     # -- decoding ------------------------------------------------------------------------
     @staticmethod
@@ -498,23 +521,19 @@ class SirenCodec(Codec):
             facts["precision_bits"] = header.precision
         return facts
 
-    def _decode(self, data: bytes, window: Window | None, run: Run) -> Cube:
-        """The cube, or only a window of rows / cols and a range of bands.
+    def _stream(self, data: bytes, window: Window, run: Run) -> Stream:
+        """The window (rows / cols and a range of bands), a block of rows at a time.
 
         The network is evaluated on the window's pixels only, in chunks, and its output
-        layer only for the window's bands, so memory is bounded by the output; the window
+        layer only for the window's bands, so memory is bounded by a block; the window
         and the work (pixels x multiply-adds per pixel) are checked against
         ``run.limits`` first.
         """
-        import torch
 
-        from hsinr.nn.siren import Siren, grid
+        from hsinr.nn.siren import Siren
 
         header, payload = self.read_header(data)
-        row_ids, col_ids, band_ids = (window or Window()).checked(header.shape)
-        rows = slice(row_ids.start, row_ids.stop)
-        cols = slice(col_ids.start, col_ids.stop)
-        bands = slice(band_ids.start, band_ids.stop)
+        row_ids, col_ids, band_ids = window.checked(header.shape)
         limits, device = run.limits, run.device
         limits.check_shape((len(row_ids), len(col_ids), len(band_ids)), "the decoded window")
         arch, pixels = header.arch, len(row_ids) * len(col_ids)
@@ -528,18 +547,37 @@ class SirenCodec(Codec):
         model = Siren(header.arch.hidden_layers, header.arch.width, header.bands)
         model.load_flat(weights)
         model.to(device).eval()
-        head_weight = model.head.weight[bands]
-        head_bias = model.head.bias[bands]
-        coords = grid(header.height, header.width, rows, cols)
-        out = np.empty((len(row_ids) * len(col_ids), len(band_ids)), dtype=header.dtype)
+        bands = slice(band_ids.start, band_ids.stop)
+        head = (model.head.weight[bands], model.head.bias[bands])
+        shape = (len(row_ids), len(col_ids), len(band_ids))
+        return Stream(shape, header.dtype, _rendered(header, model, head, row_ids, col_ids,
+                                                     device))  # fmt: skip
+
+
+def _rendered(header: SirenHeader, model, head, row_ids: range, col_ids: range,
+              device: str) -> Iterator[Piece]:  # fmt: skip
+    """The network's output on the window, a block of up to ``DECODE_CHUNK`` pixels of
+    whole rows at a time (a row longer than that in chunks of it), in original units."""
+    import torch
+
+    from hsinr.nn.siren import grid
+
+    weight, bias = head
+    block = max(1, DECODE_CHUNK // len(col_ids))
+    cols = slice(col_ids.start, col_ids.stop)
+    for start in range(row_ids.start, row_ids.stop, block):
+        rows = range(start, min(start + block, row_ids.stop))
+        coords = grid(header.height, header.width, slice(rows.start, rows.stop), cols)
+        out = np.empty((len(coords), len(bias)), dtype=header.dtype)
         with torch.no_grad():
-            for start in range(0, coords.shape[0], DECODE_CHUNK):
-                chunk = coords[start : start + DECODE_CHUNK].to(device)
-                values = model.features(chunk) @ head_weight.T + head_bias
+            for first in range(0, len(coords), DECODE_CHUNK):
+                chunk = coords[first : first + DECODE_CHUNK].to(device)
+                values = model.features(chunk) @ weight.T + bias
                 if not bool(torch.isfinite(values).all()):
                     raise container.CorruptFileError(
                         "the network's output is not finite: its weights are corrupt"
                     )
                 values = values.clamp_(0.0, 1.0).cpu().numpy()
-                out[start : start + DECODE_CHUNK] = header.scale.invert(values, header.dtype)
-        return Cube(out.reshape(len(row_ids), len(col_ids), len(band_ids)), name="decoded")
+                out[first : first + DECODE_CHUNK] = header.scale.invert(values, header.dtype)
+        yield Piece(range(rows.start - row_ids.start, rows.stop - row_ids.start),
+                    range(len(col_ids)), out.reshape(len(rows), len(col_ids), len(bias)))

@@ -24,11 +24,11 @@ import torch
 from torch import nn
 
 from hsinr.metrics import psnr_of_mse
+from hsinr.nn.pixels import Pixels, TensorPixels
 from hsinr.progress import progress_bar
 
 SCHEDULES = ("constant", "cosine")
 MAX_RECOVERIES = 5
-EVAL_CHUNK = 65536  # pixels evaluated at once when measuring the whole image
 
 
 @dataclass
@@ -46,14 +46,22 @@ class FitResult:
     curve_iterations: list[int] = field(default_factory=list)
 
 
+def as_pixels(coords: torch.Tensor | Pixels, targets: torch.Tensor | None = None) -> Pixels:
+    """``coords`` if it is already a :class:`~hsinr.nn.pixels.Pixels`, else the pixels of
+    the two tensors."""
+    return coords if isinstance(coords, Pixels) else TensorPixels(coords, targets)
+
+
 @torch.no_grad()
-def full_mse(model: nn.Module, coords: torch.Tensor, targets: torch.Tensor) -> float:
+def full_mse(model: nn.Module, coords: torch.Tensor | Pixels,
+             targets: torch.Tensor | None = None) -> float:  # fmt: skip
     """MSE of the model over every pixel, evaluated in chunks."""
+    pixels = as_pixels(coords, targets)
     total = 0.0
-    for start in range(0, coords.shape[0], EVAL_CHUNK):
-        error = model(coords[start : start + EVAL_CHUNK]) - targets[start : start + EVAL_CHUNK]
+    for chunk_coords, chunk_targets in pixels.chunks():
+        error = model(chunk_coords) - chunk_targets
         total += float(torch.sum(error * error))
-    return total / targets.numel()
+    return total / (pixels.count * pixels.bands)
 
 
 def _snapshot(model: nn.Module) -> list[torch.Tensor]:
@@ -78,8 +86,8 @@ def _optimizer(model: nn.Module, lr: float, schedule: str, iterations: int):
 
 def fit(
     model: nn.Module,
-    coords: torch.Tensor,
-    targets: torch.Tensor,
+    coords: torch.Tensor | Pixels,
+    targets: torch.Tensor | None = None,
     *,
     iterations: int = 2000,
     lr: float = 2e-4,
@@ -92,18 +100,24 @@ def fit(
     progress: bool = True,
     description: str = "fitting",
 ) -> FitResult:
-    """Fit ``model`` so that ``model(coords)`` approximates ``targets``; leave it at its best.
+    """Fit ``model`` so that ``model(coords)`` approximates ``targets`` (or to the
+    :class:`~hsinr.nn.pixels.Pixels` ``coords``); leave it at its best.
 
     Stops after ``iterations`` steps, ``max_seconds`` of wall time, or once the PSNR
-    reaches ``target_psnr``, whichever comes first. Full-batch by default; with
-    ``batch_size`` each step sees that many random pixels and the whole image is measured
-    every ``eval_every`` steps (default: once per pass over the pixels). A loss that turns
-    NaN / Inf sends the model back to its best parameters with half the learning rate.
+    reaches ``target_psnr``, whichever comes first. Full-batch by default (pixels in
+    memory); with ``batch_size`` each step sees that many random pixels and the whole
+    image is measured every ``eval_every`` steps (default: once per pass over the
+    pixels). A loss that turns NaN / Inf sends the model back to its best parameters
+    with half the learning rate.
     """
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; use one of {SCHEDULES}")
-    n_pixels = coords.shape[0]
-    full_batch = batch_size is None or batch_size >= n_pixels
+    pixels = as_pixels(coords, targets)
+    n_pixels = pixels.count
+    whole = pixels.whole()
+    full_batch = whole is not None and (batch_size is None or batch_size >= n_pixels)
+    if not full_batch and batch_size is None:
+        raise ValueError("pixels not held in memory are fitted in batches: give batch_size")
     if not full_batch and eval_every is None:
         eval_every = max(1, math.ceil(n_pixels / batch_size))
     optimizer, scheduler = _optimizer(model, lr, schedule, iterations)
@@ -122,11 +136,10 @@ def fit(
     iteration = 0
     while iteration < iterations:
         if full_batch:
-            loss = torch.mean((model(coords) - targets) ** 2)
+            loss = torch.mean((model(whole[0]) - whole[1]) ** 2)
         else:
-            index = torch.randint(0, n_pixels, (batch_size,), generator=generator)
-            index = index.to(coords.device)
-            loss = torch.mean((model(coords[index]) - targets[index]) ** 2)
+            batch_coords, batch_targets = pixels.sample(batch_size, generator)
+            loss = torch.mean((model(batch_coords) - batch_targets) ** 2)
         if not torch.isfinite(loss):
             result.recoveries += 1
             _restore(model, best)
@@ -145,7 +158,7 @@ def fit(
             scheduler.step()
         iteration += 1
         if not full_batch and (iteration % eval_every == 0 or iteration == iterations):
-            consider(full_mse(model, coords, targets), iteration)
+            consider(full_mse(model, pixels), iteration)
         bar.update(1)
         if iteration % 10 == 0 or iteration == iterations:
             bar.set_postfix_str(f"PSNR {psnr_of_mse(best_mse):.2f} dB", refresh=False)
@@ -157,7 +170,7 @@ def fit(
             break
     bar.close()
     if full_batch and result.stopped_by != "diverged":
-        consider(full_mse(model, coords, targets), iteration)  # after the last step
+        consider(full_mse(model, pixels), iteration)  # after the last step
     _restore(model, best)
     result.best_psnr = psnr_of_mse(best_mse)
     result.best_iteration = best_iteration

@@ -14,6 +14,7 @@ import torch
 
 from hsinr.nn.arch import Arch
 from hsinr.nn.fit import fit
+from hsinr.nn.pixels import Pixels
 from hsinr.nn.siren import Siren
 from hsinr.progress import progress_bar
 
@@ -33,8 +34,7 @@ class Trial:
 
 def search(
     candidates: list[Arch],
-    coords: torch.Tensor,
-    targets: torch.Tensor,
+    pixels: Pixels,
     *,
     bpppb_of: dict[Arch, float],
     iterations: int = 300,
@@ -44,15 +44,13 @@ def search(
     **fit_options: object,
 ) -> list[Trial]:
     """Fit each candidate for ``iterations`` steps; the trials, best PSNR first."""
-    bands = targets.shape[1]
+    bands = pixels.bands
     trials = []
     for arch in progress_bar(candidates, desc="architecture search", enabled=progress):
         torch.manual_seed(seed)
-        model = Siren(arch.hidden_layers, arch.width, bands).to(coords.device)
+        model = Siren(arch.hidden_layers, arch.width, bands).to(pixels.device)
         started = time.perf_counter()
-        result = fit(
-            model, coords, targets, iterations=iterations, lr=lr, progress=False, **fit_options
-        )
+        result = fit(model, pixels, iterations=iterations, lr=lr, progress=False, **fit_options)
         trials.append(
             Trial(
                 arch,
