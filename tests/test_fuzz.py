@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -87,10 +88,14 @@ def cube_files(tmp_path_factory) -> dict[str, dict[str, bytes]]:
         io.save(cube, folder / name, **options)
         paths = io.storage_paths(folder / name)
         seeds[name] = {path.name: path.read_bytes() for path in paths}
+    tifffile.imwrite(folder / "tiled.tif", cube.data.transpose(2, 0, 1), tile=(16, 16),
+                     planarconfig="separate", compression="zlib",
+                     photometric="minisblack")  # fmt: skip
+    seeds["tiled.tif"] = {"tiled.tif": (folder / "tiled.tif").read_bytes()}
     return seeds
 
 
-@pytest.mark.parametrize("seed", sorted(FORMATS))
+@pytest.mark.parametrize("seed", [*sorted(FORMATS), "tiled.tif"])
 @FUZZ
 @given(case=CASES)
 def test_mutated_cube_files_load_or_are_refused(seed, case, cube_files, tmp_path_factory):

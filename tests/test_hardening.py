@@ -245,6 +245,21 @@ def test_tiff_declared_sizes_are_checked_before_reading(tmp_path):
         io.load(wide)
 
 
+def test_a_tiff_whose_directories_loop_is_refused_not_listed_forever(tmp_path):
+    """tifffile follows a chain of image file directories that loops back (found by
+    fuzzing a tiled seed) without end; hsinr counts them against --max-bands first."""
+    path = tmp_path / "loop.tif"
+    tifffile.imwrite(path, np.arange(60, dtype="<u2").reshape(3, 4, 5), photometric="minisblack")
+    with tifffile.TiffFile(path) as tif:
+        offsets = [page.offset for page in tif.pages]
+    data = bytearray(path.read_bytes())
+    (entries,) = struct.unpack_from("<H", data, offsets[-1])
+    struct.pack_into("<I", data, offsets[-1] + 2 + 12 * entries, offsets[1])  # last -> second
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"more than 164 pages .*--max-bands"):
+        io.load(path, limits=Limits(max_bands=100))
+
+
 def _tag_of_invalid_type(path: Path) -> None:
     """Give the ImageDescription tag an invalid data type (tifffile logs and skips it)."""
     data = bytearray(path.read_bytes())

@@ -84,13 +84,60 @@ def test_pixel_interleaved_tiff_is_lazy(tmp_path, small_cube):
     np.testing.assert_array_equal(lazy.read(slice(1, 4), slice(2, 3)), small_cube.data[1:4, 2:3])
 
 
-def test_a_compressed_tiff_is_read_whole(tmp_path, small_cube):
-    path = tmp_path / "zip.tif"
-    tifffile.imwrite(path, small_cube.data.transpose(2, 0, 1), compression="zlib",
-                     photometric="minisblack")  # fmt: skip
-    cube = io.load(path, lazy=True)
-    assert not cube.lazy
-    np.testing.assert_array_equal(cube.data, small_cube.data)
+SEGMENTED_TIFFS = {
+    "tiled planes, zlib": ((2, 0, 1), {"tile": (16, 16), "planarconfig": "separate",
+                                       "compression": "zlib"}),
+    "tiled planes, raw": ((2, 0, 1), {"tile": (16, 16), "planarconfig": "separate"}),
+    "strips of interleaved samples, zlib": ((0, 1, 2), {"rowsperstrip": 5,
+                                                        "planarconfig": "contig",
+                                                        "compression": "zlib"}),
+    "tiled interleaved samples": ((0, 1, 2), {"tile": (16, 32), "planarconfig": "contig",
+                                              "compression": "zlib"}),
+    "a page a band, zlib strips": ((2, 0, 1), {"rowsperstrip": 7, "compression": "zlib"}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("layout", SEGMENTED_TIFFS)
+def test_tiled_and_compressed_tiffs_are_read_a_window_of_segments_at_a_time(
+    tmp_path, small_cube, layout, monkeypatch
+):
+    from hsinr.io.tiff import SegmentedArray
+
+    axes, options = SEGMENTED_TIFFS[layout]
+    data = np.pad(small_cube.data, ((0, 21), (0, 30), (0, 0)), mode="reflect")  # odd edges
+    path = tmp_path / "segmented.tif"
+    tifffile.imwrite(path, data.transpose(axes), photometric="minisblack", **options)
+    lazy = io.load(path, lazy=True)
+    assert isinstance(lazy.data, SegmentedArray)
+    np.testing.assert_array_equal(lazy.read(slice(3, 29), slice(17, 40), slice(2, 7)),
+                                  data[3:29, 17:40, 2:7])  # fmt: skip
+    np.testing.assert_array_equal(io.load(path).data, data)
+    decoded = []
+    original = SegmentedArray._paste
+    monkeypatch.setattr(SegmentedArray, "_paste",
+                        lambda self, *args: decoded.append(1) or original(self, *args))  # fmt: skip
+    lazy.read(slice(0, 1), slice(0, 1), slice(0, 1))
+    assert len(decoded) == 1  # one segment for one value
+
+
+def test_a_segmented_tiff_with_data_past_its_end_or_a_damaged_segment_is_refused(
+    tmp_path, small_cube
+):
+    path = tmp_path / "short.tif"
+    tifffile.imwrite(path, small_cube.data.transpose(2, 0, 1), photometric="minisblack",
+                     tile=(16, 16), planarconfig="separate", compression="zlib")  # fmt: skip
+    with tifffile.TiffFile(path) as tif:
+        first = tif.pages[0].dataoffsets[0]
+    whole = bytearray(path.read_bytes())
+    path.write_bytes(whole[:-100])
+    with pytest.raises(InputError, match=r"past the end of the file"):
+        io.load(path, lazy=True)
+    whole[first : first + 8] = b"damaged!"  # band 0's one tile: its zlib stream
+    path.write_bytes(whole)
+    lazy = io.load(path, lazy=True)
+    assert lazy.read(slice(0, 2), slice(0, 2), slice(1, 16)).shape == (2, 2, 15)
+    with pytest.raises(InputError, match=r"short\.tif: cannot decode its image segment 0"):
+        lazy.read(slice(0, 2), slice(0, 2))
 
 
 def test_non_finite_values_are_found_in_the_window_that_holds_them(tmp_path, small_cube):

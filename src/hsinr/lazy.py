@@ -11,6 +11,8 @@ and one read buffer, whatever the size of the file.
   of the three axes (``.npy``, ENVI bsq / bil / bip, contiguous TIFF). A window is read
   with one read per index of the outermost stored axis it touches.
 * :class:`HDF5Array`: a 3-D HDF5 dataset (MATLAB v7.3), read by hyperslab.
+* :class:`hsinr.io.tiff.SegmentedArray`: a TIFF in tiles or strips, compressed or not,
+  read by decoding only the segments a window touches.
 
 >>> import numpy as np, tempfile, os
 >>> values = np.arange(2 * 3 * 4, dtype="<u2").reshape(2, 3, 4)

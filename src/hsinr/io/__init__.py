@@ -112,11 +112,11 @@ def load(
 ) -> Cube:
     """Read the hyperspectral cube in ``path``; ``var`` names it in a ``.mat`` / ``.npz``.
 
-    With ``lazy``, the values of a ``.npy``, an ENVI image, an uncompressed contiguous
-    TIFF or a 3-D MATLAB v7.3 variable stay in the file (``cube.lazy``; read a window at
-    a time, see :mod:`hsinr.lazy`), so that a scene larger than memory can be coded in
-    tiles; other files (``.npz``, MATLAB v5, compressed or tiled TIFF, a bands x pixels
-    matrix) are read whole either way.
+    With ``lazy``, the values of a ``.npy``, an ENVI image, a TIFF (contiguous, or in
+    tiles or strips, compressed or not) or a 3-D MATLAB v7.3 variable stay in the file
+    (``cube.lazy``; read a window at a time, see :mod:`hsinr.lazy`), so that a scene
+    larger than memory can be coded in tiles; other files (``.npz``, MATLAB v5, a bands x
+    pixels matrix, TIFFs with 3-D tiles or subsampled colour) are read whole either way.
 
     Raises :class:`hsinr.InputError` (with a one-line reason naming the file) for a
     missing or unreadable file, a file without a 3-D numeric cube, a cube with NaN / Inf
