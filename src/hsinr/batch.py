@@ -15,7 +15,6 @@ cores it ran.
 from __future__ import annotations
 
 import glob
-import json
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hsinr import codecs, container, io
+from hsinr import codecs, container, io, joblog
 from hsinr.errors import HsinrError, InputError
 from hsinr.io._atomic import atomic_outputs
 from hsinr.progress import progress_bar
@@ -114,23 +113,11 @@ def compress_one(task: Task) -> dict[str, Any]:
 
 
 def read_log(out: Path) -> list[dict[str, Any]]:
-    path = out / LOG_NAME
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:  # a torn last line from an interruption
-            continue
-    return rows
+    return joblog.read(out / LOG_NAME)
 
 
 def _append(out: Path, record: Mapping[str, Any]) -> None:
-    with open(out / LOG_NAME, "a") as stream:
-        stream.write(json.dumps(record, default=str) + "\n")
-        stream.flush()
-        os.fsync(stream.fileno())
+    joblog.append(out / LOG_NAME, record)
 
 
 def is_done(task: Task, log: Sequence[Mapping[str, Any]]) -> bool:

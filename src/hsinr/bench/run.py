@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from hsinr import codecs, datasets, metrics
+from hsinr import codecs, datasets, joblog, metrics
 from hsinr.codecs import BudgetWarning, Run
 from hsinr.cube import Cube
 from hsinr.errors import InputError
@@ -77,23 +77,11 @@ def environment(device: str) -> dict[str, object]:
 
 def read_log(folder: Path) -> list[dict[str, object]]:
     """Every result recorded so far (a torn last line from an interruption is skipped)."""
-    path = folder / LOG_NAME
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
+    return joblog.read(folder / LOG_NAME)
 
 
 def _append(folder: Path, row: Mapping[str, object]) -> None:
-    with open(folder / LOG_NAME, "a") as stream:
-        stream.write(json.dumps(row) + "\n")
-        stream.flush()
-        os.fsync(stream.fileno())
+    joblog.append(folder / LOG_NAME, row)
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, object]]:
