@@ -88,12 +88,20 @@ class ErrorSum:
         self.total = 0.0
         self.count = 0
 
+    BLOCK_VALUES = 2**22  # values compared at once (float64 work of a few blocks)
+
     def add(self, original: np.ndarray, decoded: np.ndarray) -> None:
         if np.shape(original) != np.shape(decoded):
             raise InputError(f"shapes differ: {np.shape(original)} vs {np.shape(decoded)}")
-        difference = np.asarray(original, np.float64) - np.asarray(decoded, np.float64)
-        self.total += float(np.sum(difference * difference))
-        self.count += difference.size
+        original, decoded = np.asarray(original), np.asarray(decoded)
+        if original.ndim == 0:
+            original, decoded = original.reshape(1), decoded.reshape(1)
+        step = max(1, self.BLOCK_VALUES // max(1, original[:1].size))
+        for start in range(0, len(original), step):
+            difference = (original[start : start + step].astype(np.float64)
+                          - decoded[start : start + step].astype(np.float64))  # fmt: skip
+            self.total += float(np.sum(difference * difference))
+            self.count += difference.size
 
     @property
     def mse(self) -> float:

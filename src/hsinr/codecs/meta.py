@@ -68,7 +68,7 @@ MAX_BITS = 16
 BIT_CHOICES = tuple(range(MAX_BITS, 1, -1))  # tried from fine to coarse for a budget
 DEFAULT_BITS = 8
 PATCH_CHUNK = 64  # patches fitted / decoded at once
-STRIP_PIXELS = 2**20  # a lazy cube is fitted, and any file decoded, in strips of this many
+STRIP_PIXELS = 2**18  # a lazy cube is fitted, and any file decoded, in strips of this many
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from hsinr.ratecontrol import bisect, budget_bytes
 _SCALES = np.dtype("<f4")
 SEARCH_VALUES = 2**26  # larger cubes search the setting on a sample of bands
 SEARCH_BANDS = 16
+UNDER = 0.97  # a file from the sample's setting this far under the budget is corrected
 ROW_BLOCK_BYTES = 64 * 2**20  # values read at once when a lazy cube is spooled
 
 
@@ -148,12 +149,31 @@ class PerBandCodec(Codec):
             setting, parts = found.parameter, found.value
             if len(searched) < bands:  # every band at the setting, lower while over
                 setting, parts = self._all_bands(parts_at, size_of, setting, target, bands)
+                if setting == found.parameter and size_of(parts) < UNDER * target:
+                    setting, parts = self._corrected(parts_at, size_of, found, parts, target,
+                                                     bands)  # fmt: skip
             within = size_of(parts) <= target
             if self.integer_setting and within and setting < self.setting_range[1]:
                 parts = self._upgraded(parts, parts_at(setting + 1, range(bands)), size_of,
                                        target)  # fmt: skip
         data = container.pack(self.codec_id, prefix, images.ranges.tobytes() + join_parts(parts))
         return self.encoding(data, cube, options, details={"setting": setting})
+
+    def _corrected(self, parts_at, size_of, found, parts: list[bytes], target: float,
+                   bands: int):  # fmt: skip
+        """The sample of bands misjudged the scene (all bands came out more than 3 %
+        under the budget): the setting searched again on the sample with its sizes
+        scaled by the measured ratio, every band coded at it; the larger of the two files
+        within the budget."""
+        bias = size_of(parts) / max(found.size, 1)
+        again = bisect(parts_at, lambda value: size_of(value) * bias, *self.setting_range,
+                       target, integer=self.integer_setting)  # fmt: skip
+        if again.parameter == found.parameter:
+            return found.parameter, parts
+        setting, retried = self._all_bands(parts_at, size_of, again.parameter, target, bands)
+        if size_of(parts) < size_of(retried) <= target:
+            return setting, retried
+        return found.parameter, parts
 
     def _all_bands(self, parts_at, size_of, setting: float, target: float, bands: int):
         low = self.setting_range[0]
