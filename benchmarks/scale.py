@@ -200,7 +200,8 @@ def run_job(job: Job, work: Path, baseline: Path | None, timeout: float) -> dict
     for stale in (packed, decoded):
         stale.unlink(missing_ok=True)
     values = int(np.prod(np.load(scene, mmap_mode="r").shape))
-    row: dict[str, object] = {**asdict(job), "key": job.key, "values": values}
+    row: dict[str, object] = {**asdict(job), "key": job.key, "values": values,
+                              "commit": _commit(baseline if job.code == "baseline" else None)}
     compress = measure([*hsinr, "compress", str(scene), str(packed), "--codec", job.codec,
                         "--bpppb", str(BUDGET), "--quiet", *job.options], env, timeout)  # fmt: skip
     text = str(compress.pop("output"))
@@ -232,15 +233,23 @@ def run_job(job: Job, work: Path, baseline: Path | None, timeout: float) -> dict
 # -- report ----------------------------------------------------------------------------------------
 
 
+def _commit(tree: Path | None = None) -> str:
+    """The short commit of this checkout (or of ``tree``), ``+`` if it has changes."""
+    where = tree or Path(__file__).parent
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, cwd=where).stdout.strip()  # fmt: skip
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, cwd=where).stdout.strip()  # fmt: skip
+    return head + ("+" if dirty else "")
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
                platform.processor())  # fmt: skip
     memory = int(Path("/proc/meminfo").read_text().split()[1]) / 1e6
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()  # fmt: skip
     return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GB RAM, Python "
-            f"{platform.python_version()}, hsinr at commit {commit}")
+            f"{platform.python_version()}")
 
 
 def _cell(value: object, fmt: str = "{}") -> str:
@@ -253,7 +262,7 @@ def _memory(measured: dict[str, object]) -> str:
 
 
 def table(rows: list[dict[str, object]]) -> str:
-    lines = ["| group | scene | codec | code | bpppb | PSNR dB | encode s | compress s "
+    lines = ["| group | scene | codec | code (commit) | bpppb | PSNR dB | encode s | compress s "
              "| compress MB (PSS / RSS / largest) | decompress s "
              "| decompress MB (PSS / RSS / largest) "
              "| 256² window s | window / full |",
@@ -262,13 +271,14 @@ def table(rows: list[dict[str, object]]) -> str:
         c, d, w = row.get("compress", {}), row.get("decompress") or {}, row.get("window") or {}
         psnr = row.get("psnr", row.get("psnr_reported"))
         ratio = (w["seconds"] / d["seconds"]) if w and d else None
+        code = f"{row['code']} ({row.get('commit', '?')})"
         if "error" in row:
             note = f"refused / failed: {row['error']}"
-            lines.append(f"| {row['group']} | {row['scene']} | {row['codec']} | {row['code']} | "
+            lines.append(f"| {row['group']} | {row['scene']} | {row['codec']} | {code} | "
                          f"{note} |" + " |" * 8)  # fmt: skip
             continue
         lines.append(" | ".join([
-            f"| {row['group']}", str(row["scene"]), str(row["codec"]), str(row["code"]),
+            f"| {row['group']}", str(row["scene"]), str(row["codec"]), code,
             _cell(row.get("bpppb"), "{:.4f}"), _cell(psnr, "{:.2f}"),
             _cell(row.get("encode_s"), "{:.1f}"), _cell(c.get("seconds"), "{:.1f}"),
             _memory(c),
@@ -283,7 +293,9 @@ def write_report(out: Path, rows: list[dict[str, object]], command: str) -> None
     text = [
         "# Scale benchmark", "",
         f"Machine: {machine()}.", "",
-        f"Command: `{command}`", "",
+        f"Command: `{command}` (each row names the commit of the hsinr it ran, `+` when "
+        "the checkout had changes not yet committed; the baseline is the commit before "
+        "tiling, in a `git worktree`).", "",
         f"Every codec at {BUDGET} bpppb; siren with `{' '.join(SIREN)}` (a few iterations on "
         "pixel batches: this table measures memory and time at size, not siren's quality). "
         "`encode s` is the codec's own encode time as `hsinr compress` reports it; "
@@ -327,7 +339,10 @@ def main() -> None:
             file.write(json.dumps(row) + "\n")
         done[job.key] = row
     rows = [done[job.key] for job in plan(True) if job.key in done]
-    command = "python benchmarks/scale.py " + " ".join(sys.argv[1:])
+    arguments = sys.argv[1:]
+    if "--only" in arguments:  # a partial re-run: the rows say their commits
+        arguments = arguments[: arguments.index("--only")]
+    command = "python benchmarks/scale.py " + " ".join(arguments)
     write_report(args.out, rows, command)
 
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 
 import numpy as np
 
 from hsinr import container
-from hsinr.codecs.base import Codec, Encoding, Options, Run, Window
+from hsinr.codecs.base import Codec, Encoding, Options, Piece, Run, Stream, Window
 from hsinr.codecs.header import CubeHeader, finite_values
 from hsinr.codecs.parts import PARTS_OVERHEAD, decode_image, join_parts, split_parts
 from hsinr.cube import Cube, Normalisation
@@ -30,6 +31,7 @@ SEARCH_VALUES = 2**26  # larger cubes search the setting on a sample of bands
 SEARCH_BANDS = 16
 UNDER = 0.97  # a file from the sample's setting this far under the budget is corrected
 ROW_BLOCK_BYTES = 64 * 2**20  # values read at once when a lazy cube is spooled
+SPOOL_BYTES = 2**28  # a decoded window larger than this goes through a temporary file
 
 
 def _spread(count: int, wanted: int) -> list[int]:
@@ -114,6 +116,7 @@ class PerBandCodec(Codec):
     setting_range: tuple[float, float]  # the file grows with the setting
     integer_setting: bool = False
     encodes_in_parts = True  # a lazy cube is coded band by band (see BandImages)
+    decodes_in_parts = True  # a large window through a band-sequential temporary file
 
     def encode_band(self, image: np.ndarray, setting: float) -> bytes:
         raise NotImplementedError
@@ -214,17 +217,44 @@ class PerBandCodec(Codec):
             "band_bytes_max": max(len(p) for p in parts),
         }
 
-    def _decode(self, data: bytes, window: Window | None, run: Run) -> Cube:
-        """The cube; every band's codestream is checked before any is decoded, and each
-        is written straight into the output (memory: the output and one band)."""
+    def _stream(self, data: bytes, window: Window, run: Run) -> Stream:
+        """The window's bands, each decoded whole (a band is one image) and cut to the
+        window; every codestream the window needs is checked before any is decoded. A
+        window of more than ``SPOOL_BYTES`` goes band by band to a temporary file
+        (band-sequential) and comes back a block of rows at a time, so memory holds one
+        band and one block, not the window."""
         header, scales, parts = self._read(data, run.limits)
-        rows, cols, bands = header.shape
-        for part in parts:
-            decode_image(part, (rows, cols), self.kind, self.image_dtype, check_only=True)
-        out = np.empty((rows, cols, bands), dtype=header.dtype)
-        for band, part in enumerate(parts):
-            image = decode_image(part, (rows, cols), self.kind, self.image_dtype)
-            low, high = scales[band]
-            values = low + image.astype(np.float64) / self.levels * (high - low)
-            out[:, :, band] = header.scale.invert(np.clip(values, 0.0, 1.0), header.dtype)
-        return Cube(out, name="decoded")
+        rows, cols, bands = window.checked(header.shape)
+        for band in bands:
+            decode_image(parts[band], header.shape[:2], self.kind, self.image_dtype,
+                         check_only=True)  # fmt: skip
+        shape = (len(rows), len(cols), len(bands))
+        return Stream(shape, header.dtype, self._pieces(header, scales, parts, rows, cols, bands))
+
+    def _band(self, header: CubeHeader, scales: np.ndarray, part: bytes, band: int) -> np.ndarray:
+        image = decode_image(part, header.shape[:2], self.kind, self.image_dtype)
+        low, high = scales[band]
+        values = low + image.astype(np.float64) / self.levels * (high - low)
+        return header.scale.invert(np.clip(values, 0.0, 1.0), header.dtype)
+
+    def _pieces(self, header, scales, parts, rows: range, cols: range,
+                bands: range) -> Iterator[Piece]:  # fmt: skip
+        shape = (len(rows), len(cols), len(bands))
+        cut = (slice(rows.start, rows.stop), slice(cols.start, cols.stop))
+        if math.prod(shape) * header.dtype.itemsize <= SPOOL_BYTES:
+            out = np.empty(shape, dtype=header.dtype)
+            for index, band in enumerate(bands):
+                out[:, :, index] = self._band(header, scales, parts[band], band)[cut]
+            yield Piece(range(shape[0]), range(shape[1]), out)
+            return
+        with tempfile.TemporaryFile(prefix="hsinr-decoded-") as spool:
+            planes = np.memmap(spool, dtype=header.dtype, mode="w+",
+                               shape=(shape[2], shape[0], shape[1]))  # fmt: skip
+            for index, band in enumerate(bands):
+                planes[index] = self._band(header, scales, parts[band], band)[cut]
+            step = max(1, ROW_BLOCK_BYTES // (shape[1] * shape[2] * header.dtype.itemsize))
+            for start in range(0, shape[0], step):
+                block = range(start, min(start + step, shape[0]))
+                values = planes[:, block.start : block.stop].transpose(1, 2, 0)
+                yield Piece(block, range(shape[1]), np.ascontiguousarray(values))
+            del planes
