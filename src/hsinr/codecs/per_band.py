@@ -247,14 +247,19 @@ class PerBandCodec(Codec):
                 out[:, :, index] = self._band(header, scales, parts[band], band)[cut]
             yield Piece(range(shape[0]), range(shape[1]), out)
             return
+        item, (height, width, count) = header.dtype.itemsize, shape
+        plane = height * width * item
         with tempfile.TemporaryFile(prefix="hsinr-decoded-") as spool:
-            planes = np.memmap(spool, dtype=header.dtype, mode="w+",
-                               shape=(shape[2], shape[0], shape[1]))  # fmt: skip
+            descriptor = spool.fileno()  # read and written, not mapped: pages not held
             for index, band in enumerate(bands):
-                planes[index] = self._band(header, scales, parts[band], band)[cut]
-            step = max(1, ROW_BLOCK_BYTES // (shape[1] * shape[2] * header.dtype.itemsize))
-            for start in range(0, shape[0], step):
-                block = range(start, min(start + step, shape[0]))
-                values = planes[:, block.start : block.stop].transpose(1, 2, 0)
-                yield Piece(block, range(shape[1]), np.ascontiguousarray(values))
-            del planes
+                values = np.ascontiguousarray(self._band(header, scales, parts[band], band)[cut])
+                os.pwrite(descriptor, values.tobytes(), index * plane)
+            step = max(1, ROW_BLOCK_BYTES // (width * count * item))
+            for start in range(0, height, step):
+                block = range(start, min(start + step, height))
+                values = np.empty((count, len(block), width), dtype=header.dtype)
+                for index in range(count):
+                    raw = os.pread(descriptor, len(block) * width * item,
+                                   index * plane + start * width * item)  # fmt: skip
+                    values[index] = np.frombuffer(raw, header.dtype).reshape(len(block), width)
+                yield Piece(block, range(width), np.ascontiguousarray(values.transpose(1, 2, 0)))
