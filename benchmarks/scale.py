@@ -62,6 +62,13 @@ SIREN = ["--arch", "6x64", "--iters", "200", "--batch-size", "32768"]  # fits 0.
 CODEC_OPTIONS = {"siren": SIREN}
 EVERY_CODEC = ["latent", "pca-dct", "pca-jpeg2000", "jpeg", "jpeg2000", "siren", "meta"]
 WINDOW = 256
+NOTES = [  # what a reader of the table must know that the rows cannot say
+    "Rows were re-run after fixes the first run found (their commits say which): the "
+    "per-band codecs' and meta's memory (commits 4d4c3f8, 3d17fe0, 8f15695). The jpeg2000 "
+    "2048^2 row ran at 3d17fe0, whose decode spool was memory-mapped (its pages counted "
+    "in the process's memory); 8f15695 reads and writes it with pread / pwrite, as the "
+    "jpeg 2048^2 row shows (289 MB).", "",
+]
 
 
 @dataclass
@@ -234,11 +241,12 @@ def run_job(job: Job, work: Path, baseline: Path | None, timeout: float) -> dict
 
 
 def _commit(tree: Path | None = None) -> str:
-    """The short commit of this checkout (or of ``tree``), ``+`` if it has changes."""
+    """The short commit of this checkout (or of ``tree``), ``+`` if its package (``src``)
+    has changes."""
     where = tree or Path(__file__).parent
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                           text=True, cwd=where).stdout.strip()  # fmt: skip
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", ":/src"],
                            capture_output=True, text=True, cwd=where).stdout.strip()  # fmt: skip
     return head + ("+" if dirty else "")
 
@@ -294,7 +302,7 @@ def write_report(out: Path, rows: list[dict[str, object]], command: str) -> None
         "# Scale benchmark", "",
         f"Machine: {machine()}.", "",
         f"Command: `{command}` (each row names the commit of the hsinr it ran, `+` when "
-        "the checkout had changes not yet committed; the baseline is the commit before "
+        "its package had changes not yet committed; the baseline is the commit before "
         "tiling, in a `git worktree`).", "",
         f"Every codec at {BUDGET} bpppb; siren with `{' '.join(SIREN)}` (a few iterations on "
         "pixel batches: this table measures memory and time at size, not siren's quality). "
@@ -310,6 +318,7 @@ def write_report(out: Path, rows: list[dict[str, object]], command: str) -> None
         f"{WINDOW} x {WINDOW} pixels in the middle of the scene, across tile edges. Scenes: "
         "see the docstring of benchmarks/scale.py.", "",
         table(rows), "",
+        *NOTES,
     ]  # fmt: skip
     (out / "results.md").write_text("\n".join(text))
 
