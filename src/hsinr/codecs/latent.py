@@ -57,6 +57,7 @@ from hsinr.codecs.latent_format import (
 from hsinr.codecs.tiling import (
     DEFAULT_TILE,
     LOWEST,
+    candidate_counts,
     scan,
     tile_jobs,
     tile_values,
@@ -69,7 +70,6 @@ from hsinr.parallel import map_in_processes
 from hsinr.progress import progress_bar
 from hsinr.ratecontrol import budget_bytes
 from hsinr.tiles import TileGrid
-from hsinr.transforms.klt import component_counts
 from hsinr.transforms.wavelet import MAX_LEVELS, Wavelet2D
 
 RDOQ_PASSES = 2  # rate-distortion optimised quantisation passes over the latents
@@ -132,11 +132,7 @@ class LatentCodec(Codec):
         k instead of searching it; ``iterations`` > 0 adds gradient rate-distortion
         training (with ``run``'s seed and device)."""
         rows, cols, bands = cube.shape
-        counts = component_counts(bands)
-        if options.components is not None:
-            if options.components > bands:
-                raise InputError(f"--components must be at most the cube's {bands} bands")
-            counts = [options.components]
+        counts = candidate_counts(bands, options.components)
         grid = TileGrid(rows, cols, options.tile, options.tile)
         if options.iterations and len(grid) > 1:
             raise InputError(

@@ -37,6 +37,7 @@ from hsinr.codecs.header import CUBE_HEADER, CubeHeader, checked_scale
 from hsinr.codecs.tiling import (
     DEFAULT_TILE,
     LOWEST,
+    candidate_counts,
     normalised_moments,
     scan,
     tile_block,
@@ -46,14 +47,13 @@ from hsinr.codecs.tiling import (
     workers,
 )
 from hsinr.cube import Cube, Normalisation
-from hsinr.errors import InputError
 from hsinr.limits import DEFAULT, Limits
 from hsinr.metrics import psnr_of_mse
 from hsinr.parallel import map_in_processes
 from hsinr.progress import progress_bar
 from hsinr.ratecontrol import Found, bisect, budget_bytes
 from hsinr.tiles import Tile, TileGrid
-from hsinr.transforms.klt import Basis, component_counts, principal_basis_of, truncated
+from hsinr.transforms.klt import Basis, principal_basis_of, truncated
 
 _K = struct.Struct("<H")
 _K_TILE = struct.Struct("<HH")  # k, tile size
@@ -117,11 +117,7 @@ class PcaCodec(Codec):
     def _encode(self, cube: Cube, options: PcaOptions, run: Run) -> Encoding:
         """The best file within the budget; ``components`` fixes k instead of searching it."""
         rows, cols, bands = cube.shape
-        counts = component_counts(bands)
-        if options.components is not None:
-            if options.components > bands:
-                raise InputError(f"--components must be at most the cube's {bands} bands")
-            counts = [options.components]
+        counts = candidate_counts(bands, options.components)
         grid = TileGrid(rows, cols, options.tile, options.tile)
         scale, moments = scan(cube, grid, run.jobs)
         checked_scale(scale.minimum, scale.maximum, cube.dtype)

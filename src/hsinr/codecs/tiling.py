@@ -13,15 +13,26 @@ import numpy as np
 
 from hsinr.codecs.base import Piece
 from hsinr.cube import Cube, Normalisation
+from hsinr.errors import InputError
 from hsinr.lazy import LazyArray
 from hsinr.parallel import map_in_processes
 from hsinr.tiles import Tile, TileGrid
-from hsinr.transforms.klt import Moments
+from hsinr.transforms.klt import Moments, component_counts
 
 SAMPLE_PIXELS = 2**18  # pixels of the tiles a search runs on (all, for smaller scenes)
 PARALLEL_PIXELS = 2**17  # scenes (and windows) smaller than this are coded in this process
 LOWEST = 0.99  # a file below this fraction of the budget is coded again, finer
 DEFAULT_TILE = 256
+
+
+def candidate_counts(bands: int, components: int | None) -> list[int]:
+    """The component counts k a search tries: ``components`` alone when it is given
+    (at most ``bands``), else :func:`~hsinr.transforms.klt.component_counts`."""
+    if components is None:
+        return component_counts(bands)
+    if components > bands:
+        raise InputError(f"--components must be at most the cube's {bands} bands")
+    return [components]
 
 
 def tile_values(block: np.ndarray, scale: Normalisation) -> np.ndarray:
