@@ -31,18 +31,20 @@ def parse_options(items: list[str]) -> dict[str, dict[str, object]]:
 
 def run_bench(args: argparse.Namespace) -> int:
     from hsinr import bench
+    from hsinr.bench import tasks
+    from hsinr.bench.run import resolve_scenes
 
     run_of(args)  # the device checked usable
-    for name in args.scenes:
-        datasets.scene(name)  # unknown names fail before any work
+    resolve_scenes(args.scenes)  # unknown names, missing files fail before any work
     for spec in args.codecs:
         bench.parse_spec(spec)
+    tasks.settings(args.task, args.endmembers)  # and a missing scikit-learn
     out = Path(args.out)
     rows = bench.run(
         args.scenes, args.codecs, args.bpppb, out,
         options=parse_options(args.option), device=args.device, progress=not args.quiet,
         cluster=args.cluster or bool(args.scheduler), scheduler=args.scheduler,
-        workers=args.workers,
+        workers=args.workers, tasks=args.task, endmembers=args.endmembers,
     )  # fmt: skip
     command = "hsinr " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     bench.write_all(out, rows, bench.environment(args.device), command)
@@ -59,7 +61,12 @@ def register(commands) -> None:
         epilog="codec options (for variants NAME:KEY=VALUE,... and --option NAME.KEY=VALUE):\n"
         + options_listing(),
     )  # fmt: skip
-    parser.add_argument("--scenes", nargs="+", default=list(datasets.SCENE_NAMES))
+    parser.add_argument(
+        "--scenes", nargs="+", default=list(datasets.SCENE_NAMES), metavar="SCENE|FILE",
+        help=f"built-in scenes ({', '.join(datasets.SCENE_NAMES)}, sample; or scene:NAME) "
+        "or cube files hsinr reads (.mat .npy .npz .hdr .tif, the cube found as hsinr info "
+        "finds it), a file's rows labelled by its stem (default: the built-in scenes)",
+    )  # fmt: skip
     parser.add_argument(
         "--codecs", nargs="+", default=codecs.names(), metavar="CODEC[:KEY=VALUE,...]",
         help=f"codecs ({', '.join(codecs.names())}), or variants such as siren:bits=8",
@@ -70,6 +77,14 @@ def register(commands) -> None:
         "--option", action="append", default=[], metavar="CODEC.KEY=VALUE",
         help="a codec option, e.g. siren.iterations=1000 (repeatable)",
     )  # fmt: skip
+    parser.add_argument(
+        "--task", action="append", default=[], choices=("classify", "unmix"),
+        help="also measure what the loss does to a task (repeatable): classify = random "
+        "forest OA / kappa on the scene's ground truth, decoded against original; unmix = "
+        "abundance RMSE of VCA + FCLS unmixing (classify needs pip install 'hsinr[tasks]')",
+    )  # fmt: skip
+    parser.add_argument("--endmembers", type=int, metavar="K",
+                        help="endmembers of --task unmix (default 4)")  # fmt: skip
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     cluster = parser.add_argument_group("on a Dask cluster (pip install 'hsinr[distributed]')")
