@@ -6,6 +6,7 @@
     hsinr decompress IN.hsinr OUT.npz           decode (optionally a window / bands)
     hsinr eval ORIGINAL DECODED                 PSNR, MPSNR, SAM, SSIM, MSE
     hsinr info FILE                             what a cube or compressed file holds
+    hsinr view FILE --out X.png                 a picture (--compare ORIGINAL: error, spectra)
     hsinr scenes                                which benchmark scenes are found
     hsinr bench --scenes ... --codecs ... --out DIR    rate-distortion benchmark
     hsinr meta-train --scenes ... --out base.hsbase    base network for --codec meta
@@ -28,7 +29,7 @@ import warnings
 from collections.abc import Sequence
 
 from hsinr import __version__, datasets
-from hsinr.cli import batch, bench, codec, demo, info, meta_train
+from hsinr.cli import batch, bench, codec, demo, info, meta_train, view
 from hsinr.cli.options import UsageError
 from hsinr.errors import HsinrError
 
@@ -68,6 +69,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     codec.register(commands, list(argv))
     batch.register(commands, list(argv))
     info.register(commands)
+    view.register(commands)
     bench.register(commands)
     meta_train.register(commands)
     return parser
