@@ -21,6 +21,7 @@ from hsinr.codecs import BudgetWarning, Codec, Encoding, Options, Run, Window, o
 from hsinr.codecs.header import CubeHeader
 from hsinr.errors import HsinrError, InputError
 from hsinr.fuzzing import attempt, case_rng, fuzz_run, mutate_compressed
+from hsinr.metadata import Metadata
 
 BUDGET = 4.0  # bpppb every codec reaches on the crop (per-band headers included)
 QUIET = Run(progress=False)
@@ -105,8 +106,31 @@ def options_are_declared(name: str, cube: Cube) -> None:
         codec.options(bpppb=BUDGET, no_such_option=1)
 
 
+def metadata_travels(name: str, cube: Cube) -> None:
+    values = cube.data.copy()
+    values[:4, :6] = 0  # a block of no-data pixels
+    meta = Metadata(fwhm=np.linspace(5, 9, cube.bands), nodata=0.0, bad_bands=(1, 7),
+                    crs="EPSG:32611", transform=(5e5, 30.0, 0.0, 4.1e6, 0.0, -30.0),
+                    wavelength_units="nm", extra={"sensor type": "test"})  # fmt: skip
+    marked = Cube(values, wavelengths=np.linspace(400, 2400, cube.bands), metadata=meta)
+    encoding = codecs.encode(name, marked, {"bpppb": BUDGET}, QUIET)
+    assert encoding.within_budget and container.unpack(encoding.data).metadata
+    decoded = codecs.decode(encoding.data)
+    assert decoded.metadata == meta and np.array_equal(decoded.wavelengths, marked.wavelengths)
+    assert np.all(decoded.data[:4, :6] == 0) and np.all(decoded.data[:, :, [1, 7]] == 0)
+    assert np.count_nonzero(decoded.data[4:, :, 2]) > decoded.data[4:, :, 2].size // 2  # coded
+    part = codecs.decode(encoding.data, Window(slice(2, 9), slice(3, 30), slice(4, 15)))
+    np.testing.assert_array_equal(part.data, decoded.data[2:9, 3:30, 4:15])
+    assert part.metadata.bad_bands == (3,)
+    assert part.metadata.transform[:4:3] == (5e5 + 90, 4.1e6 - 60)
+    stripped = codecs.encode(name, marked, {"bpppb": BUDGET}, Run(progress=False,
+                                                                 strip_metadata=True))
+    assert codecs.decode(stripped.data).metadata.empty
+    assert not container.unpack(stripped.data).metadata
+
+
 CONTRACT = [round_trip, within_budget, budget_policy, deterministic_decode, window_is_a_slice,
-            damaged_files_are_refused, options_are_declared]  # fmt: skip
+            damaged_files_are_refused, options_are_declared, metadata_travels]  # fmt: skip
 
 
 @pytest.mark.parametrize("promise", CONTRACT, ids=lambda f: f.__name__)

@@ -48,7 +48,8 @@ def test_a_damaged_chunk_is_found_when_it_is_read_and_only_then():
     (lambda d: d[:8] + struct.pack("<I", 2**31) + d[12:], "truncated: its header and table"),
     (lambda d: d[:8] + struct.pack("<I", 0) + d[12:], "no chunks"),
     (lambda d: d[:40] + bytes([d[40] ^ 1]) + d[41:], "CRC mismatch in the file's head"),
-    (lambda d: d[:4] + bytes([3]) + d[5:], "version 3 is not supported"),
+    (lambda d: d[:4] + bytes([4]) + d[5:], "version 4 is not supported"),
+        (lambda d: d[:4] + bytes([3]) + d[5:], "unknown metadata section encoding"),
 ])  # fmt: skip
 def test_a_damaged_head_is_refused_before_anything_is_read(change, message):
     with pytest.raises(CorruptFileError, match=message):

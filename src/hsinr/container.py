@@ -29,6 +29,20 @@ window is decoded from the chunks it needs, each checked as it is read::
     ...          4        CRC32 of every byte before it (the head)
     ...          ...      chunks 1 .. N-1, back to back (nothing after the last)
 
+Version 3, a metadata section (what the input file recorded besides its values, see
+:mod:`hsinr.metadata`) before a complete version 1 or 2 file, which follows byte for byte::
+
+    offset  size  field
+    0       4     magic b"HSNR"
+    4       1     format version (3)
+    5       1     section encoding (1: zlib-compressed UTF-8 JSON)
+    6       2     reserved, 0
+    8       4     stored length M (uint32)
+    12      4     JSON length U (uint32, at most MAX_METADATA)
+    16      M     the zlib stream
+    16+M    4     CRC32 of every byte before it
+    20+M    ...   a version 1 or 2 file
+
 Reading checks, in order, the length, magic, version, lengths and CRC (version 2: the
 head's at once, every other chunk's when it is read) before anything is interpreted,
 and raises :class:`CorruptFileError` with a one-line reason.
@@ -44,9 +58,11 @@ and raises :class:`CorruptFileError` with a one-line reason.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +71,11 @@ from hsinr.errors import InputError
 MAGIC = b"HSNR"
 VERSION = 1  # one payload
 CHUNKED = 2  # independent chunks
-VERSIONS = (VERSION, CHUNKED)
+WITH_METADATA = 3  # a metadata section, then a version 1 or 2 file
+VERSIONS = (VERSION, CHUNKED, WITH_METADATA)
+_SECTION = struct.Struct("<4sBBHII")
+ZLIB_JSON = 1  # the one section encoding
+MAX_METADATA = 2**24  # bytes of JSON a section may declare
 _PREFIX = struct.Struct("<4sBBHQ")
 _CHUNKED_PREFIX = struct.Struct("<4sBBHI")
 _ENTRY = struct.Struct("<II")  # a chunk's length and CRC32
@@ -139,6 +159,7 @@ class Frame:
     header: bytes
     payload: bytes = b""
     chunks: Chunks | None = None
+    metadata: bytes = b""  # the metadata section's JSON (container version 3), or empty
 
 
 def pack(codec_id: int, header: bytes, payload: bytes) -> bytes:
@@ -167,10 +188,69 @@ def pack_chunks(codec_id: int, header: bytes, chunks: list[bytes]) -> bytes:
     return b"".join([head, _CRC.pack(zlib.crc32(head)), *others])
 
 
+def with_metadata(text: bytes, inner: bytes) -> bytes:
+    """A version-3 file: the metadata section holding JSON ``text`` before ``inner`` (a
+    version 1 or 2 file); ``inner`` itself when there is no text."""
+    if not text:
+        return inner
+    if len(text) > MAX_METADATA:
+        raise InputError(f"{len(text):,} bytes of metadata are over the {MAX_METADATA:,} a "
+                         "file may hold; leave it out with --strip-metadata")  # fmt: skip
+    stored = zlib.compress(text, 9)
+    head = _SECTION.pack(MAGIC, WITH_METADATA, ZLIB_JSON, 0, len(stored), len(text)) + stored
+    return head + _CRC.pack(zlib.crc32(head)) + inner
+
+
+def section_bytes(text: bytes) -> int:
+    """How many bytes :func:`with_metadata` adds for ``text``."""
+    return 0 if not text else _SECTION.size + len(zlib.compress(text, 9)) + _CRC.size
+
+
+def split_metadata(data) -> tuple[bytes, Any]:
+    """(the metadata JSON, the inner file as a view of ``data``) of a version-3 file;
+    (b"", ``data``) for a file of another version. The section's lengths and CRC are
+    checked and the JSON's declared length is bounded before it is decompressed."""
+    if len(data) < _SECTION.size or bytes(data[:5]) != MAGIC + bytes([WITH_METADATA]):
+        return b"", data
+    _, _, encoding, reserved, stored, length = _SECTION.unpack_from(data)
+    if encoding != ZLIB_JSON or reserved:
+        raise CorruptFileError(f"unknown metadata section encoding {encoding}/{reserved}")
+    end = _SECTION.size + stored
+    if len(data) < end + _CRC.size + OVERHEAD:
+        raise CorruptFileError(f"file truncated: its metadata section says {stored:,} bytes "
+                               f"and a file after it, it has {len(data):,}")  # fmt: skip
+    if length > MAX_METADATA:
+        raise CorruptFileError(f"a metadata section of {length:,} bytes (at most "
+                               f"{MAX_METADATA:,})")  # fmt: skip
+    (stored_crc,) = _CRC.unpack_from(data, end)
+    if zlib.crc32(memoryview(data)[:end]) != stored_crc:
+        raise CorruptFileError("CRC mismatch in the metadata section: the file is corrupt")
+    inflate = zlib.decompressobj()
+    try:
+        text = inflate.decompress(bytes(data[_SECTION.size : end]), length + 1)
+    except zlib.error:
+        raise CorruptFileError("the metadata section does not decompress") from None
+    if len(text) != length or not inflate.eof or inflate.unused_data:
+        raise CorruptFileError(f"the metadata section holds other than the {length:,} "
+                               "bytes it declares")  # fmt: skip
+    return text, memoryview(data)[end + _CRC.size :]
+
+
 def unpack(data) -> Frame:
     """Check and split file bytes (``bytes``, or any buffer such as an ``mmap``: a
     version-2 file's chunks are read only when asked for); raises
-    :class:`CorruptFileError` on any failed check."""
+    :class:`CorruptFileError` on any failed check. A version-3 file gives the frame of
+    the file it wraps, with its ``metadata``."""
+    text, inner = split_metadata(data)
+    if text:
+        frame = _unpack(inner)
+        if frame.metadata:
+            raise CorruptFileError("a metadata section inside another")
+        return dataclasses.replace(frame, metadata=text)
+    return _unpack(data)
+
+
+def _unpack(data) -> Frame:
     if len(data) < OVERHEAD:
         raise CorruptFileError(f"not an hsinr file: only {len(data)} bytes")
     magic, version, codec_id, header_len, payload_len = _PREFIX.unpack_from(data)
@@ -183,6 +263,8 @@ def unpack(data) -> Frame:
         )
     if version == CHUNKED:
         return _unpack_chunked(data)
+    if version == WITH_METADATA:
+        raise CorruptFileError("a metadata section inside another")
     expected = OVERHEAD + header_len + payload_len
     if len(data) != expected:
         state = "truncated" if len(data) < expected else "has trailing bytes"

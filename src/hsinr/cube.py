@@ -14,12 +14,13 @@ True
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from hsinr.errors import InputError
 from hsinr.lazy import LazyArray
+from hsinr.metadata import Metadata
 
 
 @dataclass(frozen=True)
@@ -126,13 +127,17 @@ class Cube:
     values stay in the file: :meth:`read` gives a window of either, :meth:`loaded` the
     whole cube in memory. ``wavelengths``, when known, holds one centre wavelength per
     band in the file's own units; ``source`` says where the cube came from (for messages
-    and ``hsinr info``).
+    and ``hsinr info``); ``metadata`` everything else the file recorded (see
+    :mod:`hsinr.metadata`); ``notes`` what the reader had to assume (a header without a
+    byte order, say), shown to the user.
     """
 
     data: np.ndarray | LazyArray
     name: str = "cube"
     wavelengths: np.ndarray | None = None
     source: str | None = None
+    metadata: Metadata = field(default_factory=Metadata)
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         where = self.source or self.name
@@ -150,6 +155,8 @@ class Cube:
                     f"for {self.data.shape[2]} bands"
                 )
             object.__setattr__(self, "wavelengths", wavelengths)
+        self.metadata.check(self.data.shape[2], where)
+        object.__setattr__(self, "notes", tuple(self.notes))
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -225,3 +232,4 @@ class Cube:
     ) -> Cube:
         """A cube in original units and ``dtype`` from normalised ``values``."""
         return cls(scale.invert(values, dtype), name=name, wavelengths=wavelengths)
+

@@ -13,6 +13,11 @@ All functions take the ORIGINAL first, then the decoded cube (arrays of shape (H
   normalised cube); the map's border of half a window is left out of the mean.
 * ``bpppb``: 8 * n_bytes / (H * W * C).
 
+When the original is a :class:`~hsinr.Cube` whose metadata marks bad bands or gives a
+no-data value, those bands and the no-data pixels (every good band equal to the value,
+as :mod:`hsinr.exclusion` defines them) are left out of every measure (SSIM, which needs
+whole images, leaves out the bands only), and :func:`report` says how many it left out.
+
 >>> import numpy as np
 >>> a = np.array([0.0, 2.0, 4.0]).reshape(1, 1, 3)
 >>> b = np.array([0.0, 2.0, 3.0]).reshape(1, 1, 3)
@@ -44,12 +49,38 @@ def _values(x: ArrayOrCube) -> np.ndarray:
     return x.loaded().data if isinstance(x, Cube) else np.asarray(x)
 
 
-def _pair(original: ArrayOrCube, decoded: ArrayOrCube) -> tuple[np.ndarray, np.ndarray]:
+def left_out(original: ArrayOrCube) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(valid-pixel mask, good band indices) of an original cube whose metadata marks
+    no-data or bad bands; None for what is not left out."""
+    if not isinstance(original, Cube):
+        return None, None
+    meta = original.metadata
+    good = None
+    if meta.bad_bands:
+        good = np.setdiff1d(np.arange(original.bands), meta.bad_bands)
+    valid = None
+    if meta.nodata is not None:
+        values = _values(original)
+        values = values if good is None else values[:, :, good]
+        valid = ~np.all(values == meta.nodata, axis=2)
+        valid = None if valid.all() else valid
+    return valid, good
+
+
+def _pair(original: ArrayOrCube, decoded: ArrayOrCube,
+          spatial: bool = False) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The two cubes' values to compare, in float64: bad bands and (unless ``spatial``)
+    no-data pixels left out, as a (pixels, 1, bands) array."""
     a, b = _values(original), _values(decoded)
     if a.shape != b.shape:
         raise InputError(f"shapes differ: original {a.shape} vs decoded {b.shape}")
     if a.ndim != 3:
         raise InputError(f"expected (rows, cols, bands) arrays, got shape {a.shape}")
+    valid, good = left_out(original)
+    if good is not None:
+        a, b = a[:, :, good], b[:, :, good]
+    if valid is not None and not spatial:
+        a, b = a[valid][:, None, :], b[valid][:, None, :]
     return a.astype(np.float64, copy=False), b.astype(np.float64, copy=False)
 
 
@@ -120,7 +151,8 @@ def mse(original: ArrayOrCube, decoded: ArrayOrCube) -> float:
 
 def psnr(original: ArrayOrCube, decoded: ArrayOrCube) -> float:
     """PSNR in dB with R = the original's global max - min (``inf`` when identical)."""
-    return psnr_of_mse(mse(original, decoded), data_range(original))
+    a, b = _pair(original, decoded)
+    return psnr_of_mse(float(np.mean(np.square(a - b))), data_range(a))
 
 
 def mpsnr(original: ArrayOrCube, decoded: ArrayOrCube) -> float:
@@ -164,7 +196,7 @@ def ssim(original: ArrayOrCube, decoded: ArrayOrCube) -> float:
     """Mean over bands of 2-D SSIM (Gaussian window, data range = the global R)."""
     from scipy.ndimage import gaussian_filter
 
-    a, b = _pair(original, decoded)
+    a, b = _pair(original, decoded, spatial=True)
     value_range = data_range(a) or 1.0
     c1, c2 = (SSIM_K1 * value_range) ** 2, (SSIM_K2 * value_range) ** 2
     pad = int(SSIM_TRUNCATE * SSIM_SIGMA + 0.5)
@@ -212,11 +244,19 @@ def bpppb(n_bytes: int, shape: Sequence[int]) -> float:
 
 
 def report(original: ArrayOrCube, decoded: ArrayOrCube) -> dict[str, float]:
-    """All distortion measures at once: psnr, mpsnr, sam, ssim, mse."""
-    return {
+    """All distortion measures at once: psnr, mpsnr, sam, ssim, mse; and, when the
+    original's metadata left some out, ``nodata_pixels_left_out`` and
+    ``bad_bands_left_out``."""
+    scores = {
         "psnr": psnr(original, decoded),
         "mpsnr": mpsnr(original, decoded),
         "sam": sam(original, decoded),
         "ssim": ssim(original, decoded),
         "mse": mse(original, decoded),
     }
+    valid, good = left_out(original)
+    if valid is not None:
+        scores["nodata_pixels_left_out"] = int((~valid).sum())
+    if good is not None:
+        scores["bad_bands_left_out"] = int(_values(original).shape[2] - len(good))
+    return scores

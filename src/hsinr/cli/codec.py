@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -50,11 +51,17 @@ def run_compress(args: argparse.Namespace) -> int:
     codec = codecs.get(args.codec)
     options = codec_options(codec, args)
     cube, _ = read_input(args.input, args.var, run.limits, lazy=True)
+    for note in cube.notes:
+        print(f"hsinr: note: {note}", file=sys.stderr)
     out = check_output(args.output, args.input)
     encoding = codec.encode(cube, options, run)
     write_bytes(encoding.data, out)
     facts = codec.describe(encoding.data, run)
     psnr, decode_seconds = _decoded_psnr(codec, encoding.data, cube, facts, run)
+    exclusion = codec.section(encoding.data, run).exclusion
+    left_out = [] if exclusion is None else _left_out_rows(
+        0 if exclusion.mask is None else int(exclusion.mask.sum()),
+        exclusion.bands - len(exclusion.coded_bands))
     details = ", ".join(f"{key} {value}" for key, value in facts.items() if key not in CUBE_FACTS)
     budget = "" if options.bpppb is None else f" (budget {options.bpppb:g})"
     print_table([
@@ -62,6 +69,7 @@ def run_compress(args: argparse.Namespace) -> int:
         ("bpppb", f"{encoding.bpppb:.4f} achieved{budget}"
                   + ("" if encoding.within_budget else ", OVER the budget")),
         ("PSNR", f"{psnr:.2f} dB"),
+        *left_out,
         ("encode", f"{encoding.seconds:.2f} s"),
         ("decode", f"{decode_seconds:.3f} s"),
         ("device", device_text(run.device)),
@@ -76,6 +84,7 @@ def _decoded_psnr(codec, data, cube, facts, run) -> tuple[float, float]:
     total = metrics.ErrorSum()
     seconds = 0.0
     stream = codec.stream(data, run=run)
+    exclusion = codec.section(data, run).exclusion
     pieces = iter(stream)
     while True:
         started = time.perf_counter()
@@ -86,7 +95,14 @@ def _decoded_psnr(codec, data, cube, facts, run) -> tuple[float, float]:
         step = max(1, metrics.ErrorSum.BLOCK_VALUES // max(1, piece.values[:1].size))
         for first in range(0, len(piece.rows), step):  # a whole-cube piece, a block at a time
             rows = piece.rows[first : first + step]
-            total.add(cube.read(rows, piece.cols), piece.values[first : first + step])
+            original, decoded = cube.read(rows, piece.cols), piece.values[first : first + step]
+            if exclusion is not None:  # the values the codec coded, nothing else
+                bands = list(exclusion.coded_bands)
+                original, decoded = original[:, :, bands], decoded[:, :, bands]
+                valid = exclusion.valid(rows, piece.cols)
+                if valid is not None:
+                    original, decoded = original[valid][:, None], decoded[valid][:, None]
+            total.add(original, decoded)
     return total.psnr(float(facts["max"]) - float(facts["min"])), seconds
 
 
@@ -113,7 +129,8 @@ def run_decompress(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with naming(args.input):
         stream = codecs.for_file(data).stream(data, Window(rows, cols, bands), run)
-        with io.writer(out, stream.shape, stream.dtype, name=Path(args.input).stem) as output:
+        with io.writer(out, stream.shape, stream.dtype, name=Path(args.input).stem,
+                       wavelengths=stream.wavelengths, metadata=stream.metadata) as output:
             for piece in stream:  # a tiled file: one tile at a time
                 output.write(piece.rows, piece.cols, piece.values)
     seconds = time.perf_counter() - started
@@ -137,8 +154,19 @@ def run_eval(args: argparse.Namespace) -> int:
         ("SAM", f"{scores['sam']:.4f} degrees"),
         ("SSIM", f"{scores['ssim']:.4f}  (mean over bands)"),
         ("MSE", f"{scores['mse']:.6g}  (original units squared)"),
+        *_left_out_rows(scores.get("nodata_pixels_left_out", 0),
+                        scores.get("bad_bands_left_out", 0)),
     ])  # fmt: skip
     return 0
+
+
+def _left_out_rows(pixels: int, bands: int) -> list[tuple[str, str]]:
+    """The row saying what the measures left out, if anything."""
+    parts = [f"{n:,} {what}" for n, what in ((pixels, "no-data pixels"), (bands, "bad bands"))
+             if n]  # fmt: skip
+    if not parts:
+        return []
+    return [("left out", " and ".join(parts) + " (from the metadata), in every measure")]
 
 
 def _mpsnr_text(value: float) -> str:

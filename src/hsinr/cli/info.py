@@ -31,16 +31,68 @@ def compressed_facts(path: Path, limits: Limits = DEFAULT) -> dict[str, object]:
             frame.chunks.verify()
         codec = codecs.for_file(data)
         described = codec.describe(data, Run(limits=limits))
+        section = codec.section(data, Run(limits=limits))
+    text, _ = container.split_metadata(data)
     facts: dict[str, object] = {
         "file": str(path),
         "codec": codec.name,
-        "format_version": frame.version,
+        "format_version": container.WITH_METADATA if frame.metadata else frame.version,
         "crc": "ok",
         **described,
+        "shape": list(section.shape),
         "bytes": len(data),
+        "metadata_bytes": container.section_bytes(text),
+        "wavelengths": None if section.wavelengths is None else section.wavelengths.tolist(),
+        "metadata": section.metadata.to_dict(),
     }
+    if section.exclusion is not None:
+        mask = section.exclusion.mask
+        facts["coded_bands"] = len(section.exclusion.coded_bands)
+        facts["nodata_pixels"] = 0 if mask is None else int(mask.sum())
     facts["bpppb"] = metrics.bpppb(len(data), facts["shape"])
     return facts
+
+
+def _range_text(values: list[float] | None, unit: str | None = None) -> str:
+    if values is None:
+        return "not recorded"
+    unit = f" {unit}" if unit else ""
+    return f"{len(values)} values, {_number(values[0])} .. {_number(values[-1])}{unit}"
+
+
+def _short(text: str, width: int = 72) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def metadata_rows(wavelengths: list[float] | None, meta: dict) -> list[tuple[str, str]]:
+    """Table rows for the wavelengths and every recorded metadata field."""
+    rows = [("wavelengths", _range_text(wavelengths, meta.get("wavelength_units")))]
+    if "fwhm" in meta:
+        rows.append(("fwhm", _range_text(meta["fwhm"])))
+    if "band_names" in meta:
+        names = meta["band_names"]
+        rows.append(("band names", _short(f"{len(names)}: {names[0]} .. {names[-1]}")))
+    if "bad_bands" in meta:
+        bad = meta["bad_bands"]
+        rows.append(("bad bands", _short(f"{len(bad)}: {', '.join(map(str, bad))}")))
+    for key, label in (("nodata", "no-data value"), ("data_units", "data units"),
+                       ("scale_factor", "scale factor"), ("offset", "offset"),
+                       ("description", "description"), ("acquisition_time", "acquired"),
+                       ("crs", "crs")):  # fmt: skip
+        if key in meta:
+            value = meta[key]
+            rows.append((label, _number(value) if isinstance(value, float) else _short(value)))
+    if "transform" in meta:
+        x0, dx, _, y0, _, dy = meta["transform"]
+        rows.append(("georeferenced", f"top-left ({_number(x0)}, {_number(y0)}), pixel "
+                                      f"{_number(dx)} x {_number(abs(dy))}"))  # fmt: skip
+    elif "map_info" in meta:
+        rows.append(("map info", _short(", ".join(meta["map_info"]))))
+    if "extra" in meta:
+        rows.append(("other fields", _short(f"{len(meta['extra'])}: "
+                                            f"{', '.join(meta['extra'])}")))  # fmt: skip
+    return rows
 
 
 def cube_facts(spec: str, var: str | None, limits: Limits = DEFAULT) -> dict[str, object]:
@@ -55,6 +107,8 @@ def cube_facts(spec: str, var: str | None, limits: Limits = DEFAULT) -> dict[str
         "min": as_stored(scale.minimum),
         "max": as_stored(scale.maximum),
         "wavelengths": None if cube.wavelengths is None else cube.wavelengths.tolist(),
+        "metadata": cube.metadata.to_dict(),
+        "notes": list(cube.notes),
         "bytes_on_disk": n_bytes,
         "files": len(paths),
         "bpppb": metrics.bpppb(n_bytes, cube.shape),
@@ -103,23 +157,25 @@ def run_info(args: argparse.Namespace) -> int:
         shown = {**facts, "shape": f"{rows} x {cols} x {bands}  (rows x cols x bands)"}
         shown["bytes"] = f"{facts['bytes']:,}"
         shown["bpppb"] = f"{facts['bpppb']:.4f}"
-        print_table([(key, value) for key, value in shown.items()])
+        shown["metadata_bytes"] = (f"{facts['metadata_bytes']:,} (counted in bytes and bpppb)"
+                                   if facts["metadata_bytes"] else "none")  # fmt: skip
+        for key in ("wavelengths", "metadata"):
+            del shown[key]
+        print_table([(key, value) for key, value in shown.items()]
+                    + metadata_rows(facts["wavelengths"], facts["metadata"]))  # fmt: skip
     else:
         rows, cols, bands = facts["shape"]
-        wavelengths = facts["wavelengths"]
-        spectral = "not recorded" if wavelengths is None else (
-            f"{bands} values, {_number(wavelengths[0])} .. {_number(wavelengths[-1])}"
-        )  # fmt: skip
         files = f" in {facts['files']} files" if facts["files"] > 1 else ""
         print_table([
             ("source", facts["source"] or args.file),
             ("shape", f"{rows} x {cols} x {bands}  (rows x cols x bands)"),
             ("dtype", facts["dtype"]),
             ("range", f"{_number(facts['min'])} .. {_number(facts['max'])}"),
-            ("wavelengths", spectral),
+            *metadata_rows(facts["wavelengths"], facts["metadata"]),
             ("size", f"{facts['bytes_on_disk']:,} bytes on disk{files}"),
             ("bpppb", f"{facts['bpppb']:.4f}  (8 x bytes / (rows x cols x bands); "
                       f"raw {facts['dtype']} is {facts['dtype_bits']})"),
+            *(("note", note) for note in facts["notes"]),
         ])  # fmt: skip
     return 0
 

@@ -119,6 +119,11 @@ def add_run_options(parser: argparse.ArgumentParser, *, seed: bool = True, jobs:
         run.add_argument("--base", help="base network file for meta (default: the shipped one)")
     if quiet:
         run.add_argument("--quiet", action="store_true", help="no progress output")
+    if seed:  # the commands that write files
+        run.add_argument("--strip-metadata", action="store_true",
+                         help="leave the input's metadata (wavelengths, georeferencing, ...) "
+                         "out of the file; no-data pixels and bad bands are then coded as "
+                         "ordinary values")  # fmt: skip
     add_limits(run)
 
 
@@ -154,4 +159,5 @@ def run_of(args: argparse.Namespace) -> Run:
         jobs=getattr(args, "jobs", available_cores()), limits=limits_of(args),
         base=getattr(args, "base", None),
         memory=int(getattr(args, "max_memory", default_memory() / 1e9) * 1e9),
+        strip_metadata=getattr(args, "strip_metadata", False),
     )  # fmt: skip

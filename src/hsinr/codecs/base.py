@@ -46,7 +46,10 @@ from hsinr import container
 from hsinr.cube import Cube
 from hsinr.errors import InputError
 from hsinr.limits import DEFAULT, Limits
+from hsinr.metadata import Metadata
 from hsinr.resources import available_cores, default_memory, gigabytes
+from hsinr.section import Section, prepare
+from hsinr.section import read as read_section
 
 
 class BudgetWarning(UserWarning):
@@ -260,8 +263,9 @@ class Run:
     progress bars, how many cores a codec may use for its own parallel work (bands,
     components, tiles; default: all this process may use), the memory a codec may hold
     (bytes; default: 3/4 of physical memory), the limits on what a file may make a
-    decoder do, and the base network (``meta``: a file, or None for the one shipped with
-    hsinr)."""
+    decoder do, the base network (``meta``: a file, or None for the one shipped with
+    hsinr), and whether files leave out the input's metadata (``--strip-metadata``:
+    then no-data pixels and bad bands are coded as ordinary values, too)."""
 
     seed: int = 0
     device: str = "cpu"
@@ -270,6 +274,7 @@ class Run:
     limits: Limits = DEFAULT
     base: str | Path | None = None
     memory: int = field(default_factory=default_memory)
+    strip_metadata: bool = False  # files leave out the input's metadata (see hsinr.scene)
 
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -333,7 +338,9 @@ class Window:
     def cut(self, cube: Cube) -> Cube:
         rows, cols, bands = self.checked(cube.shape)
         part = cube.data[rows.start : rows.stop, cols.start : cols.stop, bands.start : bands.stop]
-        return cube.replace(data=np.ascontiguousarray(part))
+        wavelengths = None if cube.wavelengths is None else cube.wavelengths[bands.start:bands.stop]
+        return cube.replace(data=np.ascontiguousarray(part), wavelengths=wavelengths,
+                            metadata=cube.metadata.subset(rows, cols, bands))
 
 
 @dataclass(frozen=True)
@@ -354,6 +361,8 @@ class Stream:
     shape: tuple[int, int, int]
     dtype: np.dtype
     pieces: Iterator[Piece]
+    wavelengths: np.ndarray | None = None  # the window's, from the file's metadata
+    metadata: Metadata = field(default_factory=Metadata)
 
     def __iter__(self) -> Iterator[Piece]:
         return self.pieces
@@ -365,7 +374,7 @@ class Stream:
             out[piece.rows.start : piece.rows.stop, piece.cols.start : piece.cols.stop] = (
                 piece.values
             )
-        return Cube(out, name="decoded")
+        return Cube(out, name="decoded", wavelengths=self.wavelengths, metadata=self.metadata)
 
 
 @dataclass
@@ -437,13 +446,17 @@ class Codec(ABC):
         options = self.options(options)
         run = Run() if run is None else run
         self.check_budget(cube, options)
-        if cube.lazy and not self.encodes_in_parts:
-            cube = self.whole(cube, run)
+        started = time.perf_counter()
+        prepared = prepare(cube, strip=run.strip_metadata)
+        coded = prepared.coded
+        if coded.lazy and not self.encodes_in_parts:
+            coded = self.whole(coded, run)
         if run.device != "cpu" and not self.uses_device(options):
             warnings.warn(f"codec {self.name} has no GPU work here; it runs on the CPU",
                           UserWarning, stacklevel=2)  # fmt: skip
-        started = time.perf_counter()
-        encoding = self._encode(cube, options, run)
+        encoding = self._encode(coded, prepared.budget_for(options, self), run)
+        encoding.data = container.with_metadata(prepared.section, encoding.data)
+        encoding.shape, encoding.budget = cube.shape, options.bpppb
         encoding.seconds = time.perf_counter() - started
         if not encoding.within_budget:
             warnings.warn(
@@ -500,9 +513,25 @@ class Codec(ABC):
     # -- decoding ----------------------------------------------------------------------------------
 
     def decode(self, data: bytes, window: Window | None = None, run: Run | None = None) -> Cube:
-        """The cube, or a window of it (checked against the cube's size)."""
+        """The cube, or a window of it (checked against the cube's size), with the
+        metadata its file holds."""
         run = Run() if run is None else run
         window = Window() if window is None else window
+        facts = self.section(data, run)
+        if facts.exclusion is not None:
+            stream = self.stream(data, window, run)
+            self._check_memory(math.prod(stream.shape) * stream.dtype.itemsize, run)
+            return stream.assembled()
+        cube = self._decode_coded(data, window, run)
+        return facts.attach(cube, *window.checked(facts.shape))
+
+    def section(self, data: bytes, run: Run | None = None) -> Section:
+        """What the file's metadata section says (see :mod:`hsinr.section`)."""
+        run = Run() if run is None else run
+        return read_section(data, lambda: tuple(self.describe(data, run)["shape"]))
+
+    def _decode_coded(self, data: bytes, window: Window, run: Run) -> Cube:
+        """The coded cube (without the metadata section's restoring), or a window."""
         if self.decodes_in_parts:
             stream = self.stream(data, window, run)
             self._check_memory(math.prod(stream.shape) * stream.dtype.itemsize, run)
@@ -540,9 +569,13 @@ class Codec(ABC):
         codec decodes one tile at a time, so memory holds a piece, not the cube)."""
         run = Run() if run is None else run
         window = Window() if window is None else window
+        facts = self.section(data, run)
+        return facts.stream(lambda coded: self._stream_coded(data, coded, run), window)
+
+    def _stream_coded(self, data: bytes, window: Window, run: Run) -> Stream:
         if self.decodes_in_parts:
             return self._stream(data, window, run)
-        cube = self.decode(data, window, run)
+        cube = self._decode_coded(data, window, run)
         whole = Piece(range(cube.height), range(cube.width), cube.data)
         return Stream(cube.shape, cube.dtype, iter([whole]))
 

@@ -5,7 +5,7 @@ suffix         format                                      notes
 =============  ==========================================  ===========================
 .mat           MATLAB v5 (scipy) or v7.3 (h5py)            ``var=`` names the cube
 .npy / .npz    NumPy array / archive (never unpickled)     ``var=`` for ``.npz``
-.hdr + data    ENVI bsq / bil / bip (spectral)             wavelengths kept
+.hdr + data    ENVI bsq / bil / bip (spectral)             every header field kept
 .tif / .tiff   multi-band TIFF / GeoTIFF (tifffile)        band axis first or last
 =============  ==========================================  ===========================
 
@@ -36,6 +36,7 @@ from hsinr.cube import Cube
 from hsinr.errors import HsinrError, InputError, UnsupportedFormatError
 from hsinr.io._writing import CubeWriter, write_cube
 from hsinr.limits import DEFAULT, Limits
+from hsinr.metadata import Metadata
 
 ENVI_HEADER_SUFFIX = ".hdr"
 ENVI_DATA_SUFFIXES = (".img", ".dat", ".raw", ".bsq", ".bil", ".bip")
@@ -177,13 +178,16 @@ def writer(
     *,
     name: str = "cube",
     wavelengths: np.ndarray | None = None,
+    metadata: Metadata | None = None,
     **options: object,
 ) -> CubeWriter:
     """An output in the format of ``path``'s suffix, written a block of whole spectra at a
     time: ``w.write(rows, cols, values)`` for each block, then ``w.close()`` (or use it
     as a context manager). ``.npy``, ENVI, TIFF and MATLAB v7.3 are written in place as
     the blocks come (memory: one block); ``.npz`` and MATLAB v5 are gathered in memory and
-    written at the end. ``options`` as for :func:`save`.
+    written at the end. ``wavelengths`` and ``metadata`` are written in the format's own
+    way (ENVI header fields; a ``hsinr_metadata`` JSON in ``.npz``, ``.mat`` and the TIFF
+    description; a ``.npy`` holds values only). ``options`` as for :func:`save`.
     """
     path = Path(path)
     file_format = format_for(path, saving=True)
@@ -191,7 +195,7 @@ def writer(
         raise InputError(f"{path.parent}: no such folder to write {path.name} into")
     check_options(file_format.write, options, f"{file_format.name} output")
     return file_format.write(path, tuple(shape), np.dtype(dtype), name=name,
-                             wavelengths=wavelengths, **options)  # fmt: skip
+                             wavelengths=wavelengths, metadata=metadata, **options)  # fmt: skip
 
 
 def save(cube: Cube, path: str | os.PathLike[str], **options: object) -> None:
@@ -201,8 +205,8 @@ def save(cube: Cube, path: str | os.PathLike[str], **options: object) -> None:
     ``options`` go to the format's writer: ``var=`` and ``version="5" | "7.3"`` for
     ``.mat``, ``interleave="bsq" | "bil" | "bip"`` for ENVI.
     """
-    output = writer(path, cube.shape, cube.dtype, name=cube.name,
-                    wavelengths=cube.wavelengths, **options)  # fmt: skip
+    output = writer(path, cube.shape, cube.dtype, name=cube.name, wavelengths=cube.wavelengths,
+                    metadata=cube.metadata, **options)  # fmt: skip
     write_cube(output, cube)
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from hsinr.cube import Cube
 from hsinr.io._atomic import atomic_outputs
 from hsinr.lazy import AXES
+from hsinr.metadata import Metadata
 
 
 class CubeWriter:
@@ -116,17 +117,19 @@ class BufferedWriter(CubeWriter):
 
     def __init__(self, targets: Sequence[Path], shape: tuple[int, int, int], dtype: np.dtype,
                  save: Callable[[Cube, list[Path]], None], name: str = "cube",
-                 wavelengths: np.ndarray | None = None) -> None:  # fmt: skip
+                 wavelengths: np.ndarray | None = None,
+                 metadata: Metadata | None = None) -> None:  # fmt: skip
         super().__init__(targets, shape, dtype)
         self._values = np.empty(self.shape, dtype=self.dtype)
         self._save, self._name, self._wavelengths = save, name, wavelengths
+        self._metadata = Metadata() if metadata is None else metadata
 
     def _write(self, rows: range, cols: range, values: np.ndarray) -> None:
         self._values[rows.start : rows.stop, cols.start : cols.stop] = values
 
     def _finish(self) -> None:
-        self._save(Cube(self._values, name=self._name, wavelengths=self._wavelengths),
-                   self.temps)  # fmt: skip
+        self._save(Cube(self._values, name=self._name, wavelengths=self._wavelengths,
+                        metadata=self._metadata), self.temps)  # fmt: skip
 
 
 def write_cube(writer: CubeWriter, cube: Cube) -> None:

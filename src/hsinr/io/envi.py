@@ -24,8 +24,10 @@ from hsinr.errors import InputError
 from hsinr.io import ENVI_HEADER_SUFFIX
 from hsinr.io._checks import check_declared, companion
 from hsinr.io._writing import RawWriter
+from hsinr.io.envi_fields import read_fields, write_fields, write_header
 from hsinr.lazy import RawArray
 from hsinr.limits import DEFAULT, Limits
+from hsinr.metadata import Metadata
 
 HEADER_SUFFIX = ENVI_HEADER_SUFFIX
 INTERLEAVES = ("bsq", "bil", "bip")
@@ -71,7 +73,8 @@ def _integer(fields: dict[str, object], key: str, where: str, low: int, default=
 
 
 def _declared(fields: dict[str, object], where: str) -> tuple[tuple[int, int, int], np.dtype, int]:
-    """(rows, cols, bands), the stored dtype and the data offset, each field checked."""
+    """(rows, cols, bands), the stored dtype and the data offset, each field checked (a
+    header without ``byte order`` is little-endian, ENVI's default)."""
     interleave = str(fields.get("interleave", "bsq")).strip().lower()
     if interleave not in INTERLEAVES:
         raise InputError(
@@ -123,18 +126,6 @@ ORDERS = {"bsq": ("bands", "rows", "cols"), "bil": ("rows", "bands", "cols"),
           "bip": ("rows", "cols", "bands")}  # fmt: skip
 
 
-def _wavelengths(fields: dict[str, object]) -> np.ndarray | None:
-    """The header's ``wavelength`` list as numbers (None if absent or not numbers, as
-    spectral reads it)."""
-    listed = fields.get("wavelength")
-    if not isinstance(listed, list):
-        return None
-    try:
-        return np.array([float(value) for value in listed], dtype=np.float64)
-    except ValueError:
-        return None
-
-
 def open_envi(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cube:
     """An ENVI image (header or data file path), its values left in the data file (read
     a window at a time, :class:`~hsinr.lazy.RawArray`)."""
@@ -144,12 +135,13 @@ def open_envi(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> C
     check_declared(shape, dtype, header.name, limits, available=available)
     interleave = str(fields.get("interleave", "bsq")).strip().lower()
     data = RawArray(data_file.resolve(), offset, dtype, ORDERS[interleave], shape, header.name)
-    return Cube(
-        data,
-        name=header.stem,
-        wavelengths=_wavelengths(fields),
-        source=f"{header.name} (ENVI, {interleave})",
-    )
+    wavelengths, metadata, notes = read_fields(fields, shape[2])
+    if "byte order" not in fields and dtype.itemsize > 1:
+        notes.insert(0, f"{header.name}: no 'byte order' in the header: read as "
+                        "little-endian, ENVI's default")  # fmt: skip
+    return Cube(data, name=header.stem, wavelengths=wavelengths,
+                source=f"{header.name} (ENVI, {interleave})", metadata=metadata,
+                notes=tuple(notes))  # fmt: skip
 
 
 def writer(
@@ -159,10 +151,11 @@ def writer(
     *,
     name: str = "cube",
     wavelengths: np.ndarray | None = None,
+    metadata: Metadata | None = None,
     interleave: str = "bsq",
 ) -> RawWriter:
     """``path`` (a ``.hdr``) and the raw data beside it as ``.img``, written block by
-    block (little-endian; the header is committed last)."""
+    block (little-endian; the header, with every metadata field, is committed last)."""
     dtype = np.dtype(dtype)
     if path.suffix.lower() != HEADER_SUFFIX:
         raise InputError(f"{path.name}: an ENVI output is named by its header, e.g. cube.hdr")
@@ -172,19 +165,19 @@ def writer(
         raise InputError(f"ENVI files cannot hold dtype {dtype}")
     rows, cols, bands = shape
     header: dict[str, object] = {
-        "description": name, "samples": cols, "lines": rows, "bands": bands,
+        "description": name if metadata is None or metadata.description is None else
+        metadata.description, "samples": cols, "lines": rows, "bands": bands,
         "header offset": 0, "file type": "ENVI Standard",
         "data type": spectral_envi.dtype_to_envi[dtype.newbyteorder("=").char],
         "interleave": interleave, "byte order": 0,
     }  # fmt: skip
-    if wavelengths is not None:
-        header["wavelength"] = [repr(float(w)) for w in wavelengths]
+    write_fields(header, wavelengths, Metadata() if metadata is None else metadata)
 
     def prepare(temps: list[Path]) -> int:
         temp_data, temp_header = temps
         with open(temp_data, "wb") as stream:
             stream.truncate(rows * cols * bands * dtype.itemsize)
-        spectral_envi.write_envi_header(str(temp_header), header)
+        write_header(temp_header, header)
         return 0
 
     return RawWriter([path.with_suffix(".img"), path], shape, dtype, dtype.newbyteorder("<"),

@@ -9,7 +9,8 @@ The cube is the variable named by ``var``, or else found automatically:
 
 v7.3 files store arrays with their axes reversed (HDF5 is row-major, MATLAB column-major);
 they are transposed back on reading and writing. A variable named ``wavelength(s)`` with
-one value per band becomes the cube's wavelengths.
+one value per band becomes the cube's wavelengths; a uint8 vector ``hsinr_metadata`` (what
+hsinr writes) holds the cube's metadata as JSON (:mod:`hsinr.io._metadata`).
 
 Before anything is read, the declared shape of the chosen variable is checked against
 the limits (``hsinr.io._checks``). A v7.3 file is read only from inside itself: HDF5
@@ -26,14 +27,17 @@ import h5py
 import numpy as np
 import scipy.io
 
+from hsinr.container import MAX_METADATA
 from hsinr.cube import Cube
 from hsinr.errors import InputError
+from hsinr.io import _metadata as metadata_json
 from hsinr.io._checks import check_declared
 from hsinr.io._mat5 import check_numeric, variable_layout
 from hsinr.io._pick import pick_cube_variable
 from hsinr.io._writing import BufferedWriter, CubeWriter
 from hsinr.lazy import HDF5Array
 from hsinr.limits import DEFAULT, Limits
+from hsinr.metadata import Metadata
 
 WAVELENGTH_NAMES = ("wavelengths", "wavelength", "wavelengths_nm", "wavelength_nm")
 NUMERIC_CLASSES = frozenset(
@@ -201,18 +205,48 @@ def open_mat(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cu
     for values in _small(reader, WAVELENGTH_NAMES, data.shape[2]).values():
         wavelengths = values.reshape(-1)
         break
+    metadata = Metadata()
+    stored_json = _metadata_variable(reader)
+    if stored_json is not None:
+        wavelengths, metadata = metadata_json.read_text(stored_json, data.shape[2], where)
     return Cube(
         data,
         name=path.stem,
         wavelengths=wavelengths,
         source=f"{path.name} (MATLAB {reader.version}, variable '{key}')",
+        metadata=metadata,
     )
 
 
+def _metadata_variable(reader) -> bytes | None:
+    """The ``hsinr_metadata`` uint8 vector's bytes, if the file has one of a sane size."""
+    key = metadata_json.KEY
+    if key not in reader.numeric or reader.dtypes[key] != np.uint8:
+        return None
+    if int(np.prod(reader.shapes[key])) > MAX_METADATA:
+        return None
+    return reader.read(key)[key].reshape(-1).tobytes()
+
+
+def _extras(wavelengths: np.ndarray | None, metadata: Metadata | None) -> dict[str, np.ndarray]:
+    """The variables beside the cube: wavelengths, fwhm and the metadata's JSON as uint8
+    (in MATLAB: ``jsondecode(char(hsinr_metadata'))``)."""
+    out = {}
+    if wavelengths is not None:
+        out["wavelengths"] = np.asarray(wavelengths, np.float64).reshape(-1, 1)
+    if metadata is not None and metadata.fwhm is not None:
+        out["fwhm"] = metadata.fwhm.reshape(-1, 1)
+    text = metadata_json.text_of(wavelengths, metadata)
+    if text is not None:
+        out[metadata_json.KEY] = np.frombuffer(text, np.uint8).reshape(-1, 1)
+    return out
+
+
 def writer(path: Path, shape: tuple[int, int, int], dtype: np.dtype, *, name: str = "cube",
-           wavelengths: np.ndarray | None = None, var: str = "cube",
-           version: str | None = None) -> CubeWriter:  # fmt: skip
-    """The cube as variable ``var`` (and ``wavelengths`` when known).
+           wavelengths: np.ndarray | None = None, metadata: Metadata | None = None,
+           var: str = "cube", version: str | None = None) -> CubeWriter:  # fmt: skip
+    """The cube as variable ``var`` (and ``wavelengths``, ``fwhm`` and the metadata as
+    ``hsinr_metadata`` JSON when known).
 
     ``version`` is ``"5"`` or ``"7.3"``; by default v5, or v7.3 when the cube is too large
     for v5 (over 2 GiB). A v7.3 file is written block by block; a v5 file whole at the end.
@@ -224,19 +258,17 @@ def writer(path: Path, shape: tuple[int, int, int], dtype: np.dtype, *, name: st
     if dtype not in _MATLAB_CLASS:
         raise InputError(f"MATLAB files cannot hold dtype {dtype}")
     if version == "7.3":
-        return _V73Writer(path, shape, dtype, var, wavelengths)
+        return _V73Writer(path, shape, dtype, var, _extras(wavelengths, metadata))
     if version != "5":
         raise InputError(f"unknown MATLAB file version {version!r}; use '5' or '7.3'")
     if nbytes > V5_MAX_BYTES:
         raise InputError("the cube is over 2 GiB: MATLAB v5 cannot hold it; use v7.3")
 
     def save(cube: Cube, temps: list[Path]) -> None:
-        variables = {var: cube.data}
-        if cube.wavelengths is not None:
-            variables["wavelengths"] = cube.wavelengths.reshape(-1, 1)
+        variables = {var: cube.data, **_extras(cube.wavelengths, cube.metadata)}
         scipy.io.savemat(temps[0], variables, do_compression=True, oned_as="column")
 
-    return BufferedWriter([path], shape, dtype, save, name, wavelengths)
+    return BufferedWriter([path], shape, dtype, save, name, wavelengths, metadata)
 
 
 class _V73Writer(CubeWriter):
@@ -244,16 +276,15 @@ class _V73Writer(CubeWriter):
     reversed), the cube written a block at a time by hyperslab."""
 
     def __init__(self, path: Path, shape, dtype: np.dtype, var: str,
-                 wavelengths: np.ndarray | None) -> None:  # fmt: skip
+                 extras: dict[str, np.ndarray]) -> None:  # fmt: skip
         super().__init__([path], shape, dtype)
         self._file = self._stack.enter_context(h5py.File(self.temps[0], "w", userblock_size=512))
         rows, cols, bands = self.shape
         self._dataset = self._file.create_dataset(var, shape=(bands, cols, rows), dtype=dtype)
         self._dataset.attrs["MATLAB_class"] = np.bytes_(_MATLAB_CLASS[dtype])
-        if wavelengths is not None:
-            column = np.asarray(wavelengths, dtype=np.float64).reshape(-1, 1)
-            stored = self._file.create_dataset("wavelengths", data=np.ascontiguousarray(column.T))
-            stored.attrs["MATLAB_class"] = np.bytes_("double")
+        for name, column in extras.items():
+            stored = self._file.create_dataset(name, data=np.ascontiguousarray(column.T))
+            stored.attrs["MATLAB_class"] = np.bytes_(_MATLAB_CLASS[column.dtype])
 
     def _write(self, rows: range, cols: range, values: np.ndarray) -> None:
         self._dataset[:, cols.start : cols.stop, rows.start : rows.stop] = values.T

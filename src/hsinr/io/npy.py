@@ -16,13 +16,16 @@ from typing import IO
 import numpy as np
 from numpy.lib import format as npy_format
 
+from hsinr.container import MAX_METADATA
 from hsinr.cube import Cube
 from hsinr.errors import InputError
+from hsinr.io import _metadata as metadata_json
 from hsinr.io._checks import check_declared
 from hsinr.io._pick import pick_cube_variable
 from hsinr.io._writing import BufferedWriter, RawWriter
 from hsinr.lazy import RawArray
 from hsinr.limits import DEFAULT, Limits
+from hsinr.metadata import Metadata
 
 CUBE_KEY = "cube"
 WAVELENGTHS_KEY = "wavelengths"
@@ -79,9 +82,10 @@ def open_npy(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cu
 
 
 def npy_writer(path: Path, shape: tuple[int, int, int], dtype: np.dtype, *, name: str = "cube",
-               wavelengths: np.ndarray | None = None) -> RawWriter:  # fmt: skip
-    """A ``.npy`` written block by block (the array alone: name and wavelengths are not
-    kept; use ``.npz`` for them)."""
+               wavelengths: np.ndarray | None = None,
+               metadata: Metadata | None = None) -> RawWriter:  # fmt: skip
+    """A ``.npy`` written block by block (the array alone: name, wavelengths and metadata
+    are not kept; use ``.npz`` for them)."""
     dtype = np.dtype(dtype)
 
     def prepare(temps: list[Path]) -> int:
@@ -132,6 +136,8 @@ def load_npz(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cu
         WAVELENGTHS_KEY: lambda h: h.dtype.kind in "iuf" and int(np.prod(h.shape)) == bands,
         NAME_KEY: lambda h: h.shape == () and h.dtype.kind in "US"
         and h.dtype.itemsize <= 4 * MAX_NAME_CHARS,
+        metadata_json.KEY: lambda h: h.shape == () and h.dtype.kind in "US"
+        and h.dtype.itemsize <= 4 * MAX_METADATA,
     }  # fmt: skip
     wanted = [key, *(n for n, fits in small.items() if n in headers and fits(headers[n]))]
     with np.load(path, allow_pickle=False) as archive:
@@ -140,19 +146,30 @@ def load_npz(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> Cu
     wavelengths = arrays[WAVELENGTHS_KEY].reshape(-1) if WAVELENGTHS_KEY in arrays else None
     name = str(arrays[NAME_KEY]) if NAME_KEY in arrays else path.stem
     source = f"{where} (NumPy .npz, '{key}')"
-    return Cube(data, name=name, wavelengths=wavelengths, source=source)
+    metadata = Metadata()
+    if metadata_json.KEY in arrays:
+        text = str(arrays[metadata_json.KEY]).encode()
+        wavelengths, metadata = metadata_json.read_text(text, bands, where)
+    return Cube(data, name=name, wavelengths=wavelengths, source=source, metadata=metadata)
 
 
 def npz_writer(path: Path, shape: tuple[int, int, int], dtype: np.dtype, *, name: str = "cube",
-               wavelengths: np.ndarray | None = None) -> BufferedWriter:  # fmt: skip
-    """A compressed archive of ``cube``, ``name`` and, when known, ``wavelengths``
-    (written whole at the end: a zip member cannot be written out of order)."""
+               wavelengths: np.ndarray | None = None,
+               metadata: Metadata | None = None) -> BufferedWriter:  # fmt: skip
+    """A compressed archive of ``cube``, ``name`` and, when known, ``wavelengths``,
+    ``fwhm`` and all the metadata as JSON text ``hsinr_metadata`` (written whole at the
+    end: a zip member cannot be written out of order)."""
 
     def save(cube: Cube, temps: list[Path]) -> None:
         arrays = {CUBE_KEY: cube.data, NAME_KEY: np.array(cube.name)}
         if cube.wavelengths is not None:
             arrays[WAVELENGTHS_KEY] = cube.wavelengths
+        if cube.metadata.fwhm is not None:
+            arrays["fwhm"] = cube.metadata.fwhm
+        text = metadata_json.text_of(cube.wavelengths, cube.metadata)
+        if text is not None:
+            arrays[metadata_json.KEY] = np.array(text.decode())
         with open(temps[0], "wb") as stream:
             np.savez_compressed(stream, **arrays)
 
-    return BufferedWriter([path], shape, dtype, save, name, wavelengths)
+    return BufferedWriter([path], shape, dtype, save, name, wavelengths, metadata)

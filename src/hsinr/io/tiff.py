@@ -19,10 +19,12 @@ import tifffile
 
 from hsinr.cube import Cube
 from hsinr.errors import InputError
+from hsinr.io import _metadata as metadata_json
 from hsinr.io._checks import check_declared
 from hsinr.io._writing import RawWriter
 from hsinr.lazy import AXES, LazyArray, RawArray
 from hsinr.limits import DEFAULT, Limits
+from hsinr.metadata import Metadata
 
 SPATIAL = "YX"
 EXTRA_PAGES = 64  # pages beyond one a band (overviews, masks, thumbnails)
@@ -209,31 +211,40 @@ def open_tiff(path: Path, var: str | None = None, limits: Limits = DEFAULT) -> C
     wavelengths = described.get("wavelengths")
     if not isinstance(wavelengths, list) or len(wavelengths) != shape[2]:
         wavelengths = None
+    metadata = Metadata()
+    if isinstance(described.get(metadata_json.KEY), str):
+        text = described[metadata_json.KEY].encode()
+        wavelengths, metadata = metadata_json.read_text(text, shape[2], where)
     return Cube(
         data,
         name=str(described.get("name", path.stem)),
         wavelengths=wavelengths,
         source=f"{where} (TIFF, axes {axes})",
+        metadata=metadata,
     )
 
 
 def writer(path: Path, shape: tuple[int, int, int], dtype: np.dtype, *, name: str = "cube",
-           wavelengths: np.ndarray | None = None) -> RawWriter:  # fmt: skip
+           wavelengths: np.ndarray | None = None,
+           metadata: Metadata | None = None) -> RawWriter:  # fmt: skip
     """A planar (band-first) multi-band TIFF, uncompressed and contiguous (BigTIFF when
-    the cube needs it), written block by block; name and wavelengths in its JSON
-    description."""
+    the cube needs it), written block by block; name, wavelengths and the metadata as
+    ``hsinr_metadata`` JSON in its JSON description."""
     dtype = np.dtype(dtype)
     rows, cols, bands = shape
-    metadata: dict[str, object] = {"name": name}
+    described: dict[str, object] = {"name": name}
     if wavelengths is not None:
-        metadata["wavelengths"] = [float(w) for w in wavelengths]
+        described["wavelengths"] = [float(w) for w in wavelengths]
+    text = metadata_json.text_of(wavelengths, metadata)
+    if text is not None:
+        described[metadata_json.KEY] = text.decode()
     stored = []
 
     def prepare(temps: list[Path]) -> int:
         nbytes = rows * cols * bands * dtype.itemsize
         mapped = tifffile.memmap(temps[0], shape=(bands, rows, cols), dtype=dtype,
                                  photometric="minisblack", planarconfig="separate",
-                                 bigtiff=nbytes > BIGTIFF_BYTES, metadata=metadata)  # fmt: skip
+                                 bigtiff=nbytes > BIGTIFF_BYTES, metadata=described)  # fmt: skip
         offset = int(mapped.offset)
         stored.append(mapped.dtype)
         del mapped
