@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 
 from hsinr import io
-from hsinr import view as pictures
 from hsinr.cli._common import SCENE_PREFIX, check_output, naming, read_input
 from hsinr.cli.options import UsageError, add_run_options, run_of
 from hsinr.codecs import Run
@@ -24,8 +23,10 @@ def _integers(text: str, count: int, flag: str, form: str) -> list[int]:
     return values
 
 
-def _open(spec: str, var: str | None, run: Run) -> pictures.Source:
+def _open(spec: str, var: str | None, run: Run):
     """The source ``spec`` names: ``scene:NAME``, a cube file or a compressed file."""
+    from hsinr import view as pictures  # matplotlib: only when a picture is drawn
+
     if spec.startswith(SCENE_PREFIX):
         cube, _ = read_input(spec, None, run.limits, lazy=True)
         return pictures.CubeSource(cube, spec)
@@ -46,6 +47,8 @@ def run_view(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out}: the picture is a PNG; name a .png file")
     bands = None if args.bands is None else _integers(args.bands, 3, "--bands", "R,G,B")
     pixels = [_integers(text, 2, "--pixel", "ROW,COL") for text in args.pixel]
+    from hsinr import view as pictures  # matplotlib: only when a picture is drawn
+
     run = run_of(args)
     source = _open(args.file, args.var, run)
     original = None if args.compare is None else _open(args.compare, args.var, run)
@@ -105,7 +108,7 @@ def register(commands) -> None:
     )
     view.add_argument(
         "--metric",
-        choices=pictures.METRICS,
+        choices=("rmse", "sam"),  # hsinr.view.METRICS, without importing matplotlib
         help="the error map with --compare: rmse over bands in original units "
         "(default) or sam (spectral angle, degrees)",
     )
