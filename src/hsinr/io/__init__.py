@@ -6,8 +6,14 @@ suffix         format                                      notes
 .mat           MATLAB v5 (scipy) or v7.3 (h5py)            ``var=`` names the cube
 .npy / .npz    NumPy array / archive (never unpickled)     ``var=`` for ``.npz``
 .hdr + data    ENVI bsq / bil / bip (spectral)             every header field kept
-.tif / .tiff   multi-band TIFF / GeoTIFF (tifffile)        band axis first or last
+.tif / .tiff   multi-band TIFF / GeoTIFF (tifffile)        band axis first or last;
+                                                           GeoTIFF tags with rasterio
+.nc            NetCDF-4 / CF (h5py; written by h5netcdf)   ``var=`` names the cube
+.he5           HDF-EOS5: PRISMA L1 / L2B / L2C / L2D       read only (see products)
 =============  ==========================================  ===========================
+
+EMIT (``.nc``), PRISMA (``.he5``) and EnMAP (``*-SPECTRAL_IMAGE.TIF`` beside its
+``*-METADATA.XML``) products are recognised by their layout (:mod:`hsinr.io.products`).
 
 >>> import hsinr
 >>> cube = hsinr.io.load(hsinr.datasets.sample_path())
@@ -81,6 +87,8 @@ FORMATS: tuple[FileFormat, ...] = (
     FileFormat("ENVI", (ENVI_HEADER_SUFFIX, *ENVI_DATA_SUFFIXES), (ENVI_HEADER_SUFFIX,), "envi",
                "open_envi", lister="storage_paths"),
     FileFormat("TIFF", (".tif", ".tiff"), (".tif", ".tiff"), "tiff", "open_tiff"),
+    FileFormat("NetCDF", (".nc",), (".nc",), "netcdf", "open_netcdf", takes_var=True),
+    FileFormat("HDF-EOS5", (".he5",), (), "products", "open_he5", takes_var=True),
 )
 
 
