@@ -233,3 +233,18 @@ class Cube:
         """A cube in original units and ``dtype`` from normalised ``values``."""
         return cls(scale.invert(values, dtype), name=name, wavelengths=wavelengths)
 
+    def to_xarray(self):
+        """This cube as an ``xarray.DataArray`` of dims (y, x, band), its metadata as
+        coordinates and attributes (:func:`hsinr.xarray.to_xarray`; needs
+        ``hsinr[xarray]``)."""
+        from hsinr.xarray import to_xarray
+
+        return to_xarray(self)
+
+    @classmethod
+    def from_xarray(cls, array) -> Cube:
+        """A cube of an ``xarray.DataArray`` (:func:`hsinr.xarray.from_xarray`; dims in any
+        order when named y / x / band or similar; a dask-backed array stays lazy)."""
+        from hsinr.xarray import from_xarray
+
+        return from_xarray(array)

@@ -90,7 +90,12 @@ def encode(
     name: str, cube: Cube, options: Options | Mapping[str, Any] | None = None,
     run: Run | None = None,
 ) -> Encoding:  # fmt: skip
-    """``get(name).encode(cube, options, run)``."""
+    """``get(name).encode(cube, options, run)``; ``cube`` may be an ``xarray.DataArray``
+    (converted by :func:`hsinr.xarray.from_xarray`)."""
+    if not isinstance(cube, Cube) and hasattr(cube, "dims"):
+        from hsinr.xarray import from_xarray
+
+        cube = from_xarray(cube)
     return get(name).encode(cube, options, run)
 
 
