@@ -4,10 +4,11 @@ under a memory limit and a time limit, every outcome classified and counted.
     python benchmarks/fuzz_campaign.py --cases 10000 --out benchmarks/results/fuzz
 
 Kinds: the compressed files of every codec (seeds: the committed version-1 files of
-tests/data/v1 and files written now with other options), input cubes of every format
-(a real crop of the bundled sample saved as .npy, .npz, .mat v5, .mat v7.3, .tif and
-ENVI bsq / bil / bip), and base networks (a tiny one and the shipped one). Each case is
-``hsinr.fuzzing``'s mutation of a seed, reproducible from (kind, seed, case).
+tests/data/v1, the version-3 files (metadata sections) of tests/data/v3 and files
+written now with other options), input cubes of every format (a real crop of the bundled
+sample saved as .npy, .npz, .mat v5, .mat v7.3, .tif, .nc and ENVI bsq / bil / bip),
+and base networks (a tiny one and the shipped one). Each case is ``hsinr.fuzzing``'s
+mutation of a seed, reproducible from (kind, seed, case).
 
 Outcomes: ``ok`` (decoded / loaded), ``refused`` (a one-line HsinrError), and the
 failures: ``traceback`` (any other exception), ``hang`` (over --seconds; the worker is
@@ -42,6 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 V1 = ROOT / "tests" / "data" / "v1"
+V3 = ROOT / "tests" / "data" / "v3"  # files with a metadata section
 OUTCOMES = ("ok", "refused", "traceback", "hang", "memory", "crash", "noise", "unnamed")
 CUBE_FORMATS = {  # kind -> seed file names (the first is the one loaded) and save options
     "cube-npy": {"cube.npy": {}},
@@ -49,6 +51,7 @@ CUBE_FORMATS = {  # kind -> seed file names (the first is the one loaded) and sa
     "cube-mat-v5": {"cube.mat": {}},
     "cube-mat-v7.3": {"cube.mat": {"version": "7.3"}},
     "cube-tiff": {"cube.tif": {}},
+    "cube-netcdf": {"cube.nc": {}},
     "cube-envi": {
         "bsq.hdr": {"interleave": "bsq"},
         "bil.hdr": {"interleave": "bil"},
@@ -93,6 +96,8 @@ def build_seeds(folder: Path) -> dict[str, dict[str, Path]]:
     tiled = codecs.encode("latent", wide, {"bpppb": 1.0, "tile": 16}, codecs.Run(progress=False))
     (folder / "latent-tiled.hsinr").write_bytes(tiled.data)  # 3 x 3 tiles
     seeds["codec-latent"]["fresh-tiled"] = folder / "latent-tiled.hsinr"
+    for name in json.loads((V3 / "MANIFEST.json").read_text())["files"]:  # metadata sections
+        seeds[f"codec-{name}"][f"v3-{name}"] = V3 / f"{name}.hsinr"
     cube = crop.replace(data=np.ascontiguousarray(crop.data[:9, :7, :5]),
                         wavelengths=np.linspace(400.0, 2500.0, 5))  # fmt: skip
     for kind, files in CUBE_FORMATS.items():

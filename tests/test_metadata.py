@@ -257,3 +257,16 @@ def test_metadata_checks_its_own_fields():
         Cube(np.ones((2, 2, 4)), metadata=Metadata(fwhm=[1, 2, 3]))
     with pytest.raises(MetadataError, match="every band is marked bad"):
         Cube(np.ones((2, 2, 2)), metadata=Metadata(bad_bands=(0, 1)))
+
+
+def test_mutated_sections_are_refused_in_one_line_or_decoded(indian_pines):
+    from hsinr.fuzzing import attempt, mutate_compressed
+
+    cube = _with_nodata(Cube(indian_pines.data[:24, :20, :12]))
+    cube = cube.replace(metadata=cube.metadata.replace(fwhm=np.ones(12), crs="EPSG:4326",
+                                                       transform=(0, 1, 0, 0, 0, -1)))
+    data = codecs.encode("pca-dct", cube, {"bpppb": 2.0}, QUIET).data
+    rng = np.random.default_rng(15)
+    outcomes = [attempt(lambda: codecs.decode(mutate_compressed(data, rng)))
+                for _ in range(300)]  # fmt: skip
+    assert outcomes.count("refused") > 100  # and no traceback, no message of several lines

@@ -20,9 +20,10 @@ from hsinr.errors import DatasetError, HsinrError, InputError, UnsupportedFormat
 
 __version__ = "0.1.0"
 
-SUBPACKAGES = ("basenet", "bench", "codecs", "container", "datasets", "entropy", "fuzzing", "io",
-               "limits", "metrics", "nn", "plot", "progress", "quantise", "ratecontrol",
-               "transforms")  # fmt: skip
+SUBPACKAGES = ("basenet", "bench", "codecs", "container", "datasets", "entropy", "exclusion",
+               "fuzzing", "io", "limits", "metadata", "metrics", "nn", "plot", "progress",
+               "quantise", "ratecontrol", "section", "transforms", "view",
+               "xarray")  # fmt: skip
 
 
 def __getattr__(name: str):

@@ -159,9 +159,35 @@ def _swap_a_part(payload: bytes, rng: np.random.Generator) -> bytes | None:
     return payload[:start] + struct.pack("<I", len(part)) + part + payload[start + 4 + length :]
 
 
+_LIES = (-1, 0, 2**31, 1e308, -1e-308, "", "x" * 70000, [], [1.5] * 3, {"a": [1]}, None, True)
+
+
+def mutate_metadata(text: bytes, rng: np.random.Generator) -> bytes:
+    """The JSON of a metadata section with one field made a lie (a wrong type, size or
+    value), or its bytes mutated."""
+    try:
+        values = json.loads(text)
+    except ValueError:
+        values = None
+    if not isinstance(values, dict) or not values or rng.random() < 0.3:
+        return mutate_bytes(text, rng, focus=len(text))
+    key = list(values)[int(rng.integers(len(values)))]
+    if isinstance(values[key], dict) and values[key] and rng.random() < 0.5:
+        inner = list(values[key])[int(rng.integers(len(values[key])))]
+        values[key][inner] = _LIES[int(rng.integers(len(_LIES)))]
+    else:
+        values[key] = _LIES[int(rng.integers(len(_LIES)))]
+    return json.dumps(values).encode()
+
+
 @np.errstate(all="ignore")
 def mutate_compressed(data: bytes, rng: np.random.Generator) -> bytes:
     """A mutated ``.hsinr`` file (see the module notes)."""
+    text, inner = container.split_metadata(data)
+    if text:  # a metadata section: a lying section with a valid CRC, or a mutated file inside
+        if rng.random() < 0.5:
+            return container.with_metadata(mutate_metadata(text, rng), bytes(inner))
+        return container.with_metadata(text, mutate_compressed(bytes(inner), rng))
     if rng.random() < 0.05:  # the container itself, CRC left as it is
         return mutate_bytes(data, rng, focus=container.OVERHEAD)
     frame = container.unpack(data)

@@ -60,7 +60,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hsinr",
         description="Hyperspectral image compression with implicit neural representations.",
-        epilog="A cube argument is a file (.mat .npy .npz .hdr .tif) or scene:NAME "
+        epilog="A cube argument is a file (.mat .npy .npz .hdr .tif .nc .he5) or scene:NAME "
         f"(NAME one of {', '.join(datasets.SCENE_NAMES)}, or sample).",
     )
     parser.add_argument("--version", action="version", version=f"hsinr {__version__}")

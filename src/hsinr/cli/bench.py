@@ -64,8 +64,8 @@ def register(commands) -> None:
     parser.add_argument(
         "--scenes", nargs="+", default=list(datasets.SCENE_NAMES), metavar="SCENE|FILE",
         help=f"built-in scenes ({', '.join(datasets.SCENE_NAMES)}, sample; or scene:NAME) "
-        "or cube files hsinr reads (.mat .npy .npz .hdr .tif, the cube found as hsinr info "
-        "finds it), a file's rows labelled by its stem (default: the built-in scenes)",
+        "or cube files hsinr reads (.mat .npy .npz .hdr .tif .nc .he5, the cube found as "
+        "hsinr info finds it), a file's rows labelled by its stem (default: the built-in scenes)",
     )  # fmt: skip
     parser.add_argument(
         "--codecs", nargs="+", default=codecs.names(), metavar="CODEC[:KEY=VALUE,...]",

@@ -204,7 +204,7 @@ def register(commands, argv: list[str]) -> None:
 
     decompress = commands.add_parser("decompress", help="decode an .hsinr file to a cube file")
     decompress.add_argument("input", help="the compressed file")
-    decompress.add_argument("output", help="the cube file to write (.mat .npy .npz .hdr .tif)")
+    decompress.add_argument("output", help="the cube file to write (.mat .npy .npz .hdr .tif .nc)")
     decompress.add_argument("--window", help="decode only ROW0:ROW1,COL0:COL1")
     decompress.add_argument("--bands", help="decode only bands B0:B1")
     add_run_options(decompress, seed=False, jobs=False, quiet=False)
