@@ -10,7 +10,9 @@ and one read buffer, whatever the size of the file.
 * :class:`RawArray`: values stored uncompressed at an offset of one file, in any order
   of the three axes (``.npy``, ENVI bsq / bil / bip, contiguous TIFF). A window is read
   with one read per index of the outermost stored axis it touches.
-* :class:`HDF5Array`: a 3-D HDF5 dataset (MATLAB v7.3), read by hyperslab.
+* :class:`HDF5Cube`: 3-D HDF5 datasets stored in any axis order (NetCDF-4, HDF-EOS5,
+  several joined band by band), read by hyperslab; :class:`HDF5Array` the MATLAB v7.3
+  layout of it (axes reversed).
 * :class:`hsinr.io.tiff.SegmentedArray`: a TIFF in tiles or strips, compressed or not,
   read by decoding only the segments a window touches.
 
@@ -186,31 +188,64 @@ class RawArray(LazyArray):
                            self.where))  # fmt: skip
 
 
-class HDF5Array(LazyArray):
-    """A 3-D dataset ``name`` of the HDF5 file ``path`` stored with its axes reversed
-    (bands, cols, rows), as MATLAB v7.3 writes a (rows, cols, bands) array. The file is
-    opened for each read (the reader checked its links, storage and filters)."""
+class HDF5Cube(LazyArray):
+    """(rows, cols, bands) values from 3-D HDF5 datasets stored in any order of their axes,
+    read a window at a time by hyperslab. ``parts`` are (dataset path, stored axis order)
+    pairs; with more than one (a product's spectrometers), ``band_map`` gives each cube
+    band's (part, band within it). The file is opened for each read (the reader checked
+    its links, storage and filters)."""
 
-    def __init__(self, path: str | Path, name: str, shape: Sequence[int], dtype: np.dtype,
-                 where: str | None = None) -> None:  # fmt: skip
+    def __init__(self, path: str | Path, parts: Sequence[tuple[str, Sequence[str]]],
+                 shape: Sequence[int], dtype: np.dtype, where: str | None = None,
+                 band_map: np.ndarray | None = None) -> None:  # fmt: skip
         self.path = Path(path)
-        self.name = name
+        self.parts = tuple((str(name), tuple(order)) for name, order in parts)
         self.shape = tuple(int(n) for n in shape)  # type: ignore[assignment]
         self.dtype = np.dtype(dtype).newbyteorder("=")
         self.where = where or self.path.name
+        self.band_map = None if band_map is None else np.asarray(band_map, dtype=np.int64)
+
+    def _slab(self, file, part: int, rows: range, cols: range,
+              first: int, stop: int) -> np.ndarray:  # fmt: skip
+        name, order = self.parts[part]
+        wanted = {"rows": slice(rows.start, rows.stop), "cols": slice(cols.start, cols.stop),
+                  "bands": slice(first, stop)}  # fmt: skip
+        block = np.asarray(file[name][tuple(wanted[axis] for axis in order)])
+        return block.transpose([order.index(axis) for axis in AXES])
 
     def _read(self, rows: range, cols: range, bands: range) -> np.ndarray:
         import h5py
 
         with h5py.File(self.path, "r") as file:
-            block = file[self.name][bands.start : bands.stop, cols.start : cols.stop,
-                                    rows.start : rows.stop]  # fmt: skip
-        return np.ascontiguousarray(np.asarray(block).transpose(2, 1, 0)).astype(
-            self.dtype, copy=False
-        )
+            if self.band_map is None:
+                block = self._slab(file, 0, rows, cols, bands.start, bands.stop)
+                return np.ascontiguousarray(block).astype(self.dtype, copy=False)
+            out = np.empty((len(rows), len(cols), len(bands)), dtype=self.dtype)
+            wanted = self.band_map[bands.start : bands.stop]
+            for part in np.unique(wanted[:, 0]):
+                positions = np.flatnonzero(wanted[:, 0] == part)
+                inner = wanted[positions, 1]
+                first = int(inner.min())
+                block = self._slab(file, int(part), rows, cols, first, int(inner.max()) + 1)
+                out[:, :, positions] = block[:, :, inner - first]
+            return out
+
+    def __reduce__(self):
+        return (HDF5Cube, (self.path, self.parts, self.shape, self.dtype, self.where,
+                           self.band_map))  # fmt: skip
+
+
+class HDF5Array(HDF5Cube):
+    """A 3-D dataset ``name`` of the HDF5 file ``path`` stored with its axes reversed
+    (bands, cols, rows), as MATLAB v7.3 writes a (rows, cols, bands) array."""
+
+    def __init__(self, path: str | Path, name: str, shape: Sequence[int], dtype: np.dtype,
+                 where: str | None = None) -> None:  # fmt: skip
+        super().__init__(path, [(name, ("bands", "cols", "rows"))], shape, dtype, where)
+        self.name = name
 
     def __reduce__(self):
         return (HDF5Array, (self.path, self.name, self.shape, self.dtype, self.where))
 
 
-__all__ = ["AXES", "HDF5Array", "LazyArray", "RawArray"]
+__all__ = ["AXES", "HDF5Array", "HDF5Cube", "LazyArray", "RawArray"]

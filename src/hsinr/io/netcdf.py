@@ -33,7 +33,7 @@ Reading takes the variable named by ``var=`` (a path into groups allowed) or the
 ``bands`` / ``wavelength`` ... for the bands, ``y`` / ``row`` / ``lat`` / ``downtrack``
 ... for rows, ``x`` / ``col`` / ``lon`` / ``crosstrack`` ... for columns; in any order;
 without names, (rows, cols, bands) with a note). The values stay in the file, read a
-window at a time by hyperslab (:class:`HDF5Cube`); the metadata comes back from the same
+window at a time by hyperslab (:class:`~hsinr.lazy.HDF5Cube`); the metadata comes back from the same
 attributes and variables (``time_coverage_start`` as the acquisition time, x / y
 coordinates as the transform when there is no ``GeoTransform``), every other global
 attribute and attribute of the variable as text in ``extra``. Products with a layout of
@@ -64,7 +64,7 @@ from hsinr.errors import InputError
 from hsinr.io._checks import check_declared
 from hsinr.io._writing import CubeWriter
 from hsinr.io.mat import _check_dataset
-from hsinr.lazy import AXES, LazyArray
+from hsinr.lazy import AXES, HDF5Cube
 from hsinr.limits import DEFAULT, Limits
 from hsinr.metadata import MAX_EXTRA, MAX_TEXT, Metadata
 
@@ -251,51 +251,6 @@ def dimension_axes(names: Sequence[str], where: str) -> tuple[tuple[str, ...], l
     left = [axis for axis in AXES if axis not in known]
     order = tuple(kind if kind is not None else left.pop(0) for kind in kinds)
     return order, notes
-
-
-class HDF5Cube(LazyArray):
-    """(rows, cols, bands) values from 3-D HDF5 datasets stored in any order of their axes,
-    read a window at a time by hyperslab. ``parts`` are (dataset path, stored axis order)
-    pairs; with more than one (a product's spectrometers), ``band_map`` gives each cube
-    band's (part, band within it). The file is opened for each read (the reader checked
-    its links, storage and filters)."""
-
-    def __init__(self, path: str | Path, parts: Sequence[tuple[str, Sequence[str]]],
-                 shape: Sequence[int], dtype: np.dtype, where: str | None = None,
-                 band_map: np.ndarray | None = None) -> None:  # fmt: skip
-        self.path = Path(path)
-        self.parts = tuple((str(name), tuple(order)) for name, order in parts)
-        self.shape = tuple(int(n) for n in shape)  # type: ignore[assignment]
-        self.dtype = np.dtype(dtype).newbyteorder("=")
-        self.where = where or self.path.name
-        self.band_map = None if band_map is None else np.asarray(band_map, dtype=np.int64)
-
-    def _slab(self, file: h5py.File, part: int, rows: range, cols: range,
-              first: int, stop: int) -> np.ndarray:  # fmt: skip
-        name, order = self.parts[part]
-        wanted = {"rows": slice(rows.start, rows.stop), "cols": slice(cols.start, cols.stop),
-                  "bands": slice(first, stop)}  # fmt: skip
-        block = np.asarray(file[name][tuple(wanted[axis] for axis in order)])
-        return block.transpose([order.index(axis) for axis in AXES])
-
-    def _read(self, rows: range, cols: range, bands: range) -> np.ndarray:
-        with h5py.File(self.path, "r") as file:
-            if self.band_map is None:
-                block = self._slab(file, 0, rows, cols, bands.start, bands.stop)
-                return np.ascontiguousarray(block).astype(self.dtype, copy=False)
-            out = np.empty((len(rows), len(cols), len(bands)), dtype=self.dtype)
-            wanted = self.band_map[bands.start : bands.stop]
-            for part in np.unique(wanted[:, 0]):
-                positions = np.flatnonzero(wanted[:, 0] == part)
-                inner = wanted[positions, 1]
-                first = int(inner.min())
-                block = self._slab(file, int(part), rows, cols, first, int(inner.max()) + 1)
-                out[:, :, positions] = block[:, :, inner - first]
-            return out
-
-    def __reduce__(self):
-        return (HDF5Cube, (self.path, self.parts, self.shape, self.dtype, self.where,
-                           self.band_map))  # fmt: skip
 
 
 def stored_bytes(item: h5py.Dataset) -> int | None:
@@ -759,5 +714,5 @@ def writer(path: Path, shape: tuple[int, int, int], dtype: np.dtype, *, name: st
                         metadata=Metadata() if metadata is None else metadata)  # fmt: skip
 
 
-__all__ = ["HDF5Cube", "NetCDFWriter", "check_links", "dimension_axes", "dimension_names",
+__all__ = ["NetCDFWriter", "check_links", "dimension_axes", "dimension_names",
            "open_netcdf", "writer"]

@@ -62,7 +62,6 @@ from hsinr.cube import Cube
 from hsinr.errors import InputError
 from hsinr.io._checks import check_declared, companion
 from hsinr.io.netcdf import (
-    HDF5Cube,
     attribute,
     check_links,
     dataset,
@@ -77,6 +76,7 @@ from hsinr.io.netcdf import (
     stored_bytes,
     variable_fields,
 )
+from hsinr.lazy import HDF5Cube
 from hsinr.limits import DEFAULT, Limits
 from hsinr.metadata import Metadata
 
