@@ -28,6 +28,7 @@ attribute), so nothing the input said is dropped.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import re
@@ -264,6 +265,56 @@ def _extra(values: Any, where: str) -> dict[str, str | tuple[str, ...]]:
     return out
 
 
+# -- compact number lists --------------------------------------------------------------
+
+MAX_DECIMALS = 9
+_BOUND = 2**53  # integers JSON and float64 both hold exactly
+
+
+def pack_numbers(values: list[float]) -> list[float] | dict[str, Any]:
+    """A per-band list in the few bytes it needs when every value is an integer number of
+    10^-d (d <= 9; wavelengths written with a fixed number of decimals): ``{"decimals":
+    d, "first": q0, "step": q1 - q0, "second_differences": [...]}`` of the integers q =
+    value x 10^d, whose second differences are small for a smooth grid. Decoding divides
+    q by 10^d, which gives back exactly the float64 each value was; otherwise the list
+    as it is."""
+    if len(values) < 3:
+        return values
+    array = np.asarray(values, dtype=np.float64)
+    for decimals in range(MAX_DECIMALS + 1):
+        scaled = np.rint(array * 10**decimals)
+        if np.all(np.abs(scaled) < _BOUND) and np.array_equal(scaled / 10**decimals, array):
+            break
+    else:
+        return values
+    q = [int(v) for v in scaled]
+    steps = [b - a for a, b in itertools.pairwise(q)]
+    second = [b - a for a, b in itertools.pairwise(steps)]
+    return {"decimals": decimals, "first": q[0], "step": steps[0], "second_differences": second}
+
+
+def unpack_numbers(packed: Any, count: int, name: str, where: str) -> Any:
+    """The list of :func:`pack_numbers` (a list is given back as it is, for the checks
+    of :meth:`Metadata.from_dict`), every integer and the result bounded."""
+    if not isinstance(packed, dict):
+        return packed
+    ints = [packed.get("first"), packed.get("step"), *(packed.get("second_differences") or [])]
+    if (set(packed) != {"decimals", "first", "step", "second_differences"}
+            or type(packed["decimals"]) is not int or not 0 <= packed["decimals"] <= MAX_DECIMALS
+            or not isinstance(packed["second_differences"], list)
+            or len(packed["second_differences"]) != count - 2
+            or not all(type(v) is int and abs(v) < _BOUND for v in ints)):  # fmt: skip
+        raise MetadataError(f"{where}: {name} is not a packed list of {count} numbers")
+    step, value, out = packed["step"], packed["first"], [packed["first"]]
+    for change in [0, *packed["second_differences"]]:
+        step += change
+        value += step
+        if abs(value) >= _BOUND or abs(step) >= _BOUND:
+            raise MetadataError(f"{where}: {name} holds numbers out of range")
+        out.append(value)
+    return [v / 10 ** packed["decimals"] for v in out[:count]]
+
+
 # -- ENVI map info ------------------------------------------------------------------------
 
 
@@ -299,4 +350,5 @@ def _moved_map_info(map_info: tuple[str, ...], row: int, col: int) -> tuple[str,
     return (map_info[0], repr(ref_x - col), repr(ref_y - row), *map_info[3:])
 
 
-__all__ = ["Metadata", "MetadataError", "transform_from_map_info"]
+__all__ = ["Metadata", "MetadataError", "pack_numbers", "transform_from_map_info",
+           "unpack_numbers"]

@@ -23,7 +23,9 @@ from hsinr import container
 from hsinr.cube import Cube
 from hsinr.errors import InputError
 from hsinr.exclusion import Exclusion
-from hsinr.metadata import SCHEMA, Metadata, MetadataError
+from hsinr.metadata import SCHEMA, Metadata, MetadataError, pack_numbers, unpack_numbers
+
+PACKED = ("wavelengths", "fwhm")  # per-band numbers stored by pack_numbers
 
 if TYPE_CHECKING:
     from hsinr.codecs.base import Codec, Options, Stream, Window
@@ -63,6 +65,9 @@ def prepare(cube: Cube, *, strip: bool = False) -> Prepared:
         return Prepared(cube, b"", values)
     exclusion = Exclusion.of(cube)
     body = cube.metadata.to_dict(cube.wavelengths)
+    for key in PACKED:
+        if key in body:
+            body[key] = pack_numbers(body[key])
     if exclusion is not None:
         body["excluded"] = exclusion.to_dict()
     if not body:
@@ -142,6 +147,9 @@ def read(data: Any, coded_shape: Callable[[], tuple[int, ...]]) -> Section:
             raise MetadataError("not hsinr metadata of a known schema")
         excluded = values.pop("excluded", None)
         bands = shape[2] if excluded is None else _declared_bands(excluded)
+        for key in PACKED:
+            if key in values:
+                values[key] = unpack_numbers(values[key], bands, key, "the file's metadata")
         wavelengths, metadata = Metadata.from_dict(values, bands, "the file's metadata")
         exclusion = None if excluded is None else Exclusion.from_dict(
             excluded, metadata, shape, "the file's metadata")  # type: ignore[arg-type]
