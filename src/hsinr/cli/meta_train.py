@@ -3,12 +3,21 @@
 A checkpoint ``OUT.ckpt`` is written every ``--checkpoint-every`` steps; running the same
 command again resumes from it (exactly: same patches, same optimiser state), and a larger
 ``--steps`` extends a finished run. ``--restart`` ignores an existing checkpoint.
+
+``--whole-scenes`` is the paper's protocol: every step takes every scene once, whole (the
+patch side defaults to the largest scene side, so the codec writes one latent per image).
+``--pixels``, ``--flips`` and ``--spectral`` subsample and augment the patches.
+``--processes N`` (or ``torchrun --nproc_per_node N -m hsinr meta-train ...``) trains
+data-parallel in N processes (gloo on CPU, NCCL on CUDA), each taking its share of every
+batch; the result equals one process's up to floating-point order.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +31,8 @@ from hsinr.errors import InputError
 from hsinr.nn.meta_settings import CLIP_NORM, INNER_LR, INNER_STEPS, OUTER_LR, MetaTraining
 
 RESUMABLE = ("batch", "inner_steps", "inner_lr", "outer_lr", "second_order", "clip")
+DEFAULT_PATCH = 32
+DEFAULT_SAMPLING = {"whole_scenes": False, "pixels": None, "flips": False, "spectral": False}
 
 
 def _scene_spec(text: str) -> str:
@@ -30,64 +41,148 @@ def _scene_spec(text: str) -> str:
     return SCENE_PREFIX + text if text in known else text
 
 
+def _launch(args: argparse.Namespace) -> int:
+    """``--processes N``: the same command in N worker processes on this machine, with the
+    environment torchrun would give them (a free local port for the gloo rendezvous, one
+    torch thread each unless OMP_NUM_THREADS says otherwise); if one fails, the others
+    are stopped."""
+    import socket
+
+    argv, skip = [], False
+    for item in args.argv:
+        if skip:
+            skip = False
+        elif item == "--processes":
+            skip = True
+        elif not item.startswith("--processes="):
+            argv.append(item)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    common = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+              "WORLD_SIZE": str(args.processes), "LOCAL_WORLD_SIZE": str(args.processes),
+              "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}  # fmt: skip
+    workers = [
+        subprocess.Popen([sys.executable, "-m", "hsinr", *argv],
+                         env={**os.environ, **common, "RANK": str(rank), "LOCAL_RANK": str(rank)})
+        for rank in range(args.processes)
+    ]  # fmt: skip
+    status = 0
+    try:
+        while any(worker.poll() is None for worker in workers):
+            if any(worker.poll() not in (None, 0) for worker in workers):
+                break
+            time.sleep(0.05)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+            status = status or worker.wait()
+    return status
+
+
+def _distributed(device: str) -> tuple[int, int, str]:
+    """Join the torchrun process group when launched by it: (rank, world, device)."""
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, device
+    if device.startswith("cuda"):
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank(), world, device
+
+
 def run_meta_train(args: argparse.Namespace) -> int:
+    if args.processes > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch(args)
     import torch
 
     from hsinr import basenet
-    from hsinr.nn.meta import PatchSampler, TrainingState, meta_train
+    from hsinr.nn.meta import PatchSampler, Sampling, TrainingState, meta_train
     from hsinr.nn.modulated import ModulatedConfig
 
     run_of(args)  # the device checked usable
     out = check_output(args.out, *args.scenes)
     cubes = [read_input(_scene_spec(spec))[0] for spec in args.scenes]
     scenes = [cube.normalise(np.float32)[0] for cube in cubes]
-    bands = max([cube.bands for cube in cubes] + [args.bands or 0])
+    if args.spectral and args.bands:  # scenes with more bands are cut to windows of them
+        bands = args.bands
+    else:
+        bands = max([cube.bands for cube in cubes] + [args.bands or 0])
+    patch = args.patch
+    if patch is None:
+        patch = max(max(c.shape[:2]) for c in cubes) if args.whole_scenes else DEFAULT_PATCH
     try:
-        config = ModulatedConfig(args.layers, args.width, bands, args.latent, args.patch)
+        config = ModulatedConfig(args.layers, args.width, bands, args.latent, patch)
+        sampling = Sampling(args.whole_scenes, args.pixels, args.flips, args.spectral)
         settings = MetaTraining(
-            steps=args.steps, batch=args.batch, inner_steps=args.inner_steps,
-            inner_lr=args.inner_lr, outer_lr=args.outer_lr, second_order=not args.first_order,
-            clip=args.clip,
+            steps=args.steps, batch=len(cubes) if args.whole_scenes else args.batch,
+            inner_steps=args.inner_steps, inner_lr=args.inner_lr, outer_lr=args.outer_lr,
+            second_order=not args.first_order, clip=args.clip,
         )  # fmt: skip
+        sampler = PatchSampler(scenes, config.patch, config.bands, seed=args.seed,
+                               sampling=sampling)  # fmt: skip
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    rank, world, device = _distributed(args.device)
     named = zip(args.scenes, cubes, strict=True)
     record = {
         "scenes": [{"name": name, "shape": list(cube.shape)} for name, cube in named],
         "seed": args.seed, **{key: getattr(settings, key) for key in RESUMABLE},
+        "sampling": sampling.as_dict(),
     }  # fmt: skip
-    sampler = PatchSampler(scenes, config.patch, config.bands, seed=args.seed)
     checkpoint = basenet.checkpoint_path(out)
-    model, state = _start(args, checkpoint, config, settings, record, sampler, scenes)
+    model, state = _start(args, checkpoint, config, settings, record, sampler, scenes, rank)
+    started, seconds_before = time.perf_counter(), float(record.get("train_seconds", 0.0))
 
     def save(current: TrainingState) -> None:
-        basenet.save_checkpoint(checkpoint, model, config, settings, current, record)
+        if rank == 0:
+            record["train_seconds"] = round(seconds_before + time.perf_counter() - started, 1)
+            basenet.save_checkpoint(checkpoint, model, config, settings, current, record)
 
-    started = time.perf_counter()
     state = meta_train(
-        model, state, settings, device=args.device, on_checkpoint=save,
+        model, state, settings, device=device, on_checkpoint=save,
         checkpoint_every=args.checkpoint_every, progress=not args.quiet,
     )  # fmt: skip
+    if rank != 0:
+        _finish(world)
+        return 0
     recent = state.history[-100:]
     training = {
         **record, "steps": state.step, "final_psnr": round(float(np.mean(recent)), 3),
+        "train_seconds": round(seconds_before + time.perf_counter() - started, 1),
         "command": shlex.join(["hsinr", *args.argv]),
-        "torch": torch.__version__, "device": args.device,
+        "torch": torch.__version__, "device": args.device, "processes": world,
+        "threads": torch.get_num_threads(),
     }  # fmt: skip
     net = basenet.save_base(model.cpu(), config, out, training)
+    _finish(world)
     print(
         f"wrote {out}: base network {net.name} ({net.size:,} bytes), {config.hidden_layers} x "
         f"{config.width} sine layers, {config.bands} outputs, latent {config.latent_dim}, "
         f"patch {config.patch}; {state.step} steps (this run "
-        f"{time.perf_counter() - started:.0f} s), PSNR after {settings.inner_steps} inner "
-        f"steps {training['final_psnr']:.2f} dB "
+        f"{time.perf_counter() - started:.0f} s, {world} process{'es' if world > 1 else ''}), "
+        f"PSNR after {settings.inner_steps} inner steps {training['final_psnr']:.2f} dB "
         f"(mean of the last {len(recent)} steps); checkpoint kept at {checkpoint}"
     )
     return 0
 
 
-def _start(args, checkpoint: Path, config, settings, record, sampler, scenes):
-    """The model and training state: from the checkpoint, or fresh."""
+def _finish(world: int) -> None:
+    """Wait for every process (rank 0 has written the base), then leave the group."""
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def _start(args, checkpoint: Path, config, settings, record, sampler, scenes, rank=0):
+    """The model and training state: from the checkpoint, or fresh (``record`` takes the
+    checkpoint's training seconds so far)."""
     import torch
 
     from hsinr import basenet
@@ -99,13 +194,16 @@ def _start(args, checkpoint: Path, config, settings, record, sampler, scenes):
         same = saved.config == config and all(
             saved.settings.get(key) == getattr(settings, key) for key in RESUMABLE
         ) and saved.training.get("scenes") == record["scenes"] and saved.training.get(
-            "seed") == record["seed"]  # fmt: skip
+            "seed") == record["seed"] and saved.training.get(
+            "sampling", DEFAULT_SAMPLING) == record["sampling"]  # fmt: skip
         if not same:
             raise InputError(
                 f"{checkpoint} holds a run with other scenes or settings; give the same ones "
                 "to resume it, or --restart to start over"
             )
-        print(f"resuming from {checkpoint} at step {saved.step}", file=sys.stderr)
+        if rank == 0:
+            print(f"resuming from {checkpoint} at step {saved.step}", file=sys.stderr)
+        record["train_seconds"] = float(saved.training.get("train_seconds", 0.0))
         return saved.model, saved.restore(sampler, settings)
     torch.manual_seed(args.seed)
     model = ModulatedSiren.from_config(config)
@@ -124,7 +222,20 @@ def register(commands) -> None:
     parser.add_argument("--out", required=True, help="the base network file (e.g. base.hsbase)")
     parser.add_argument("--steps", type=int, default=2000, help="outer steps (2000)")
     parser.add_argument("--batch", type=int, default=8, help="patches per outer step (8)")
-    parser.add_argument("--patch", type=int, default=32, help="patch side in pixels (32)")
+    parser.add_argument("--patch", type=int,
+                        help="patch side in pixels (32; with --whole-scenes the largest "
+                        "scene side)")  # fmt: skip
+    parser.add_argument("--whole-scenes", action="store_true",
+                        help="the paper's protocol: every step takes every scene once, whole "
+                        "(one latent per image; --batch is the scene count)")  # fmt: skip
+    parser.add_argument("--pixels", type=int,
+                        help="at most this many random pixels of each patch per step "
+                        "(default: all)")  # fmt: skip
+    parser.add_argument("--flips", action="store_true",
+                        help="augment: one of the 8 flips / rotations of each patch")
+    parser.add_argument("--spectral", action="store_true",
+                        help="augment: random band windows / every second band; with "
+                        "--bands, scenes with more bands are cut to windows of that many")
     parser.add_argument("--layers", type=int, default=5, help="sine layers K (5)")
     parser.add_argument("--width", type=int, default=64, help="layer width d (64)")
     parser.add_argument("--latent", type=int, default=64, help="latent size (64)")
@@ -143,5 +254,8 @@ def register(commands) -> None:
     parser.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="data-parallel processes on this machine (1); the same as "
+                        "torchrun --nproc_per_node N -m hsinr meta-train ...")  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.set_defaults(run=run_meta_train)
