@@ -22,7 +22,7 @@ value. The metrics leave the same pixels and bands out (:func:`hsinr.metrics.rep
 ((0, 1, 2), 1)
 >>> coded = exclusion.coded(cube).data
 >>> coded.shape, coded[0, 0].tolist()                     # filled with the valid mean
-((2, 3, 3), [14, 15, 16])
+((2, 3, 3), [12, 13, 14])
 >>> restored = exclusion.restore(coded, range(2), range(3), range(4))
 >>> restored[0, 0].tolist(), restored[1, 2, 3].tolist()  # no-data exactly, bad band
 ([-1, -1, -1, -1], -1)
