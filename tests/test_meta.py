@@ -9,11 +9,10 @@ import torch
 
 from hsinr import basenet, codecs, container, datasets, metrics
 from hsinr.cli import main
-from hsinr.codecs import BudgetWarning, Run
+from hsinr.codecs import BudgetWarning, Run, Window
 from hsinr.codecs import meta as meta_codec
 from hsinr.codecs.header import CubeHeader
 from hsinr.cube import Cube, Normalisation
-from hsinr.errors import InputError
 from hsinr.nn.meta import (
     MetaTraining,
     PatchSampler,
@@ -278,10 +277,42 @@ def test_corrupt_meta_files_are_refused(trained_base, sample_crop):
         decode(container.pack(6, frame.header, frame.payload[:-4]), trained_base)
 
 
-def test_a_cube_with_more_bands_than_the_base_is_refused(trained_base):
-    cube = Cube(np.zeros((8, 8, 250), np.uint16))
-    with pytest.raises(InputError, match="198 outputs"):
-        encode(cube, trained_base, bits=4)
+def _units_apart(a: np.ndarray, b: np.ndarray) -> int:
+    """The largest difference of two decodes (a window's bands or pixels are rendered in
+    another float order: a value may round to the next integer)."""
+    return int(np.abs(a.astype(np.int64) - b.astype(np.int64)).max())
+
+
+def test_a_cube_with_more_bands_than_the_base_has_outputs_is_resampled(trained_base):
+    wide = np.repeat(datasets.sample().data[:16, :16], 2, axis=2)[:, :, :250]  # 250 bands
+    cube = Cube(np.ascontiguousarray(wide), name="wide")
+    encoding = encode(cube, trained_base, bits=8)
+    decoded = decode(encoding.data, trained_base)
+    assert decoded.shape == (16, 16, 250) and metrics.psnr(cube, decoded) > 10
+    window = codecs.decode(encoding.data, Window(slice(3, 11), slice(2, 9), slice(240, 250)),
+                           Run(base=trained_base))  # fmt: skip
+    assert _units_apart(window.data, decoded.data[3:11, 2:9, 240:250]) <= 1  # float order
+
+
+def test_a_budget_above_the_latents_is_spent_on_the_residual(trained_base, sample_crop):
+    scores, sizes = [], []
+    for budget in (0.05, 0.2, 0.5):
+        encoding = encode(sample_crop, trained_base, bpppb=budget)
+        assert encoding.within_budget and encoding.bpppb > 0.8 * budget
+        decoded = decode(encoding.data, trained_base)
+        scores.append(metrics.psnr(sample_crop, decoded))
+        sizes.append(encoding.details.get("residual_bytes", 0))
+    assert sizes[0] < sizes[1] < sizes[2] and scores[0] < scores[1] < scores[2]
+    alone = encode(sample_crop, trained_base, bpppb=0.5, refine=False)
+    assert "residual_bytes" not in alone.details and container.unpack(alone.data).version == 1
+    assert metrics.psnr(sample_crop, decode(alone.data, trained_base)) < scores[2] - 3
+    data = encode(sample_crop, trained_base, bpppb=0.5).data
+    window = codecs.decode(data, Window(slice(3, 17), slice(5, 20)), Run(base=trained_base))
+    assert _units_apart(window.data, decode(data, trained_base).data[3:17, 5:20]) <= 1
+    frame = container.unpack(data)
+    three = container.pack_chunks(6, frame.header, [frame.chunks[0], frame.chunks[1], b"x"])
+    with pytest.raises(container.CorruptFileError, match="not 3 chunks"):
+        decode(three, trained_base)
 
 
 def test_cli_compress_and_decompress_with_a_base(trained_base, tmp_path, capsys):

@@ -5,7 +5,12 @@ partial); each patch's latent is fitted by a few SGD steps from 0 on the shared 
 network (:mod:`hsinr.nn.meta`); the latents are quantised uniformly to ``bits`` bits over
 their global range and entropy-coded with constriction's ANS coder under a quantised
 Laplace model (one for all latent dimensions, or one per dimension, whichever file is
-smaller). The file names its base network by hash; decoding needs that network.
+smaller). The file names its base network by hash; decoding needs that network. A cube
+with more bands than the base has outputs is fitted on its spectra resampled to the
+outputs' grid and rendered back onto its bands (:func:`spectral_resampling`). With a
+budget the latents do not use up (``refine``, on by default), the residual is coded by
+the ``latent`` codec in what is left, and the file is a version-2 container of two
+chunks: the latents' payload, then the residual's ``latent`` file (docs/FORMAT.md).
 
     codec header (61 bytes, little-endian)
     base hash     16 bytes   first 16 bytes of the base network's SHA-256 content hash
@@ -25,6 +30,7 @@ smaller). The file names its base network by hash; decoding needs that network.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
 import time
@@ -50,6 +56,7 @@ from hsinr.codecs.header import CUBE_HEADER, CubeHeader
 from hsinr.cube import Cube
 from hsinr.entropy.groups import MODEL, LaplaceGroups
 from hsinr.errors import InputError
+from hsinr.lazy import LazyArray
 from hsinr.limits import DEFAULT, Limits
 from hsinr.metrics import psnr_of_mse
 from hsinr.progress import progress_bar
@@ -68,6 +75,8 @@ MAX_BITS = 16
 BIT_CHOICES = tuple(range(MAX_BITS, 1, -1))  # tried from fine to coarse for a budget
 DEFAULT_BITS = 8
 PATCH_CHUNK = 64  # patches fitted / decoded at once
+RESIDUAL_FRAMING = 8 + 4  # a chunked file's extra framing for the residual chunk
+MIN_RESIDUAL_BYTES = 256  # below this, a residual file is all header
 STRIP_PIXELS = 2**18  # a lazy cube is fitted, and any file decoded, in strips of this many
 
 
@@ -164,6 +173,8 @@ class MetaOptions(Options):
                                low=0, metavar="N")  # fmt: skip
     lr: float | None = option(None, "inner SGD learning rate (default: the base network's)",
                               above=0.0)  # fmt: skip
+    refine: bool = option(True, "spend what the budget leaves after the latents on the "
+                          "residual, coded by the latent codec (off: the latents alone)")
 
     def check(self) -> None:
         if self.bits == "auto" and self.bpppb is None:
@@ -180,6 +191,7 @@ class MetaCodec(Codec):
     Options = MetaOptions
     needs_budget = False  # 8-bit latents without one
     encodes_in_parts = True  # a lazy cube: fitted a strip of patch rows at a time
+    versions = (container.VERSION, container.CHUNKED)  # latents alone; latents + residual
     decodes_in_parts = True  # a strip of patch rows at a time, only the window's patches
 
     def uses_device(self, options: MetaOptions) -> bool:
@@ -195,11 +207,6 @@ class MetaCodec(Codec):
 
         net = run.base_network()
         config = net.config
-        if cube.bands > config.bands:
-            raise InputError(
-                f"the base network {net.name} has {config.bands} outputs; this cube has "
-                f"{cube.bands} bands. Train a base network for it with hsinr meta-train"
-            )
         bits = options.bits
         if bits is None:
             bits = "auto" if options.bpppb is not None else DEFAULT_BITS
@@ -220,7 +227,30 @@ class MetaCodec(Codec):
         fitted = psnr_of_mse(float(mse) / float(np.prod(cube.shape)))
         details = {"bits": chosen, "base": net.name, "base_bytes": net.size,
                    "fitted_psnr": fitted, "patches": len(latents), "fit_seconds": fit_seconds}
+        left = None if budget is None else budget - len(data) - RESIDUAL_FRAMING
+        if options.refine and left is not None and left >= MIN_RESIDUAL_BYTES:
+            residual = self._residual(data, cube, 8 * left / float(np.prod(cube.shape)), run)
+            if residual is not None:
+                frame = container.unpack(data)
+                data = container.pack_chunks(CODEC_ID, frame.header, [frame.payload, residual])
+                details["residual_bytes"] = len(residual)
         return self.encoding(data, cube, options, details=details)
+
+    def _residual(self, data: bytes, cube: Cube, bpppb: float, run: Run) -> bytes | None:
+        """The residual of the latents' rendering (file ``data``), coded by the latent
+        codec at ``bpppb`` (read a tile at a time through :class:`_Residual`), or None
+        when the latent codec cannot write one within it."""
+        import warnings
+
+        from hsinr.codecs.base import BudgetWarning
+        from hsinr.codecs.latent import LatentCodec
+
+        residual = Cube(_Residual(cube, data, self, run), name=f"{cube.name} residual")
+        quiet = dataclasses.replace(run, progress=False, strip_metadata=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BudgetWarning)
+            coded = LatentCodec().encode(residual, {"bpppb": bpppb}, quiet)
+        return coded.data if coded.within_budget else None
 
     @staticmethod
     def _fit(net: BaseNetwork, cube: Cube, scale, steps, lr, device, progress):
@@ -236,8 +266,12 @@ class MetaCodec(Codec):
         found = np.empty((math.ceil(rows / patch) * per_row, net.config.latent_dim), np.float32)
         total = 0.0
         bar = progress_bar(total=len(found), desc="fitting latents", enabled=progress)
+        outputs = net.config.bands
+        down = spectral_resampling(cube.bands, outputs) if cube.bands > outputs else None
         for strip in _strips(rows, cols, patch, whole=not cube.lazy):
             values = scale.apply(cube.read(strip), np.float32)
+            if down is not None:  # more bands than outputs: fitted on the outputs' grid
+                values = values @ down
             for group in tile_by_extent(values, patch):
                 for start in range(0, len(group), PATCH_CHUNK):
                     part = group.subset(slice(start, start + PATCH_CHUNK)).to(device)
@@ -271,12 +305,24 @@ class MetaCodec(Codec):
         if frame.codec_id != CODEC_ID:
             raise container.CorruptFileError(f"not a meta file (codec id {frame.codec_id})")
         header = MetaHeader.unpack(frame.header, limits)
-        if len(frame.payload) != header.payload_bytes:
+        payload = frame.payload
+        if frame.chunks is not None:  # latents, then the residual
+            if len(frame.chunks) != 2:
+                raise container.CorruptFileError(
+                    f"a meta file holds latents and one residual, not {len(frame.chunks)} chunks")
+            payload = frame.chunks[0]
+        if len(payload) != header.payload_bytes:
             raise container.CorruptFileError(
-                f"meta payload is {len(frame.payload)} bytes, the header implies "
+                f"meta payload is {len(payload)} bytes, the header implies "
                 f"{header.payload_bytes}"
             )
-        return header, frame.payload
+        return header, payload
+
+    @staticmethod
+    def residual_of(data: bytes) -> bytes | None:
+        """The residual's latent file (None for a file of latents alone)."""
+        frame = container.unpack(data)
+        return None if frame.chunks is None else frame.chunks[1]
 
     def describe(self, data: bytes, run: Run | None = None) -> dict[str, object]:
         header, _ = self.read_header(data, (run or Run()).limits)
@@ -289,6 +335,7 @@ class MetaCodec(Codec):
             "bits": header.bits,
             "entropy_model": "per-dimension" if header.model == PER_DIMENSION else "shared",
             "entropy_bytes": 4 * header.words,
+            "residual_bytes": len(self.residual_of(data) or b""),
         }
 
     def _stream(self, data: bytes, window: Window, run: Run) -> Stream:
@@ -303,13 +350,11 @@ class MetaCodec(Codec):
         header, payload = self.read_header(data, limits)
         net = _matching_base(header, run.base)
         rows, cols, bands = header.cube.shape
-        if bands > net.config.bands:
-            raise container.CorruptFileError("meta file has more bands than its base network")
         config = net.config
         limits.check_count(header.n_patches * header.latent_dim, "the file's latents")
         per_pixel = 2 * config.width + (config.hidden_layers - 1) * config.width**2
         limits.check_work(
-            rows * cols * (per_pixel + config.width * bands)
+            rows * cols * (per_pixel + config.width * config.bands + config.bands * bands)
             + header.n_patches * header.latent_dim * config.modulations,
             f"evaluating its base network on {rows:,} x {cols:,} pixels",
         )
@@ -317,7 +362,11 @@ class MetaCodec(Codec):
         latents = torch.from_numpy(dequantise(symbols, header.low, header.step))
         wanted = window.checked(header.cube.shape)
         shape = tuple(len(part) for part in wanted)
-        pieces = _rendered(header, net.model.to(device), latents, wanted, device)
+        up = spectral_resampling(config.bands, bands) if bands > config.bands else None
+        pieces = _rendered(header, net.model.to(device), latents, wanted, device, up)
+        residual = self.residual_of(data)
+        if residual is not None:
+            pieces = _refined(pieces, residual, wanted, header.cube.dtype, run)
         return Stream(shape, header.cube.dtype, pieces)  # type: ignore[arg-type]
 
 
@@ -331,7 +380,7 @@ def _strips(rows: int, cols: int, patch: int, whole: bool = False) -> list[range
 
 
 def _rendered(header: MetaHeader, model, latents, wanted: tuple[range, range, range],
-              device: str) -> Iterator[Piece]:  # fmt: skip
+              device: str, up: np.ndarray | None = None) -> Iterator[Piece]:  # fmt: skip
     """The window ``wanted`` (rows, cols, bands), a strip of patch rows at a time: the
     patches a strip has in the window's columns, rendered on their pixels inside the
     image in chunks of one extent, restored to original units and cut to the window."""
@@ -360,12 +409,16 @@ def _rendered(header: MetaHeader, model, latents, wanted: tuple[range, range, ra
                 chunk = corners[start : start + PATCH_CHUNK]
                 index = [row // patch * per_row + col // patch for row, col in chunk]
                 outputs = render(model, latents[index].to(device), patch, (tall, wide))
-                outputs = outputs[..., bands.start : bands.stop]
                 if not bool(torch.isfinite(outputs).all()):
                     raise container.CorruptFileError(
                         "the network's output is not finite: the latents are corrupt"
                     )
-                values = np.clip(outputs.cpu().numpy(), 0.0, 1.0)
+                outputs = outputs.cpu().numpy()
+                if up is not None:  # the outputs' grid back to the cube's bands
+                    outputs = outputs @ up[:, bands.start : bands.stop]
+                else:
+                    outputs = outputs[..., bands.start : bands.stop]
+                values = np.clip(outputs, 0.0, 1.0)
                 restored = header.cube.scale.invert(values, header.cube.dtype)
                 for (row, col), patch_values in zip(chunk, restored, strict=True):
                     block[row - top : row - top + tall, col - left : col - left + wide] = (
@@ -375,6 +428,66 @@ def _rendered(header: MetaHeader, model, latents, wanted: tuple[range, range, ra
         part = block[inside.start - top : inside.stop - top, cols.start - left : cols.stop - left]
         yield Piece(range(inside.start - rows.start, inside.stop - rows.start), range(len(cols)),
                     part)  # fmt: skip
+
+
+def _refined(pieces: Iterator[Piece], residual: bytes, wanted: tuple[range, range, range],
+             dtype: np.dtype, run: Run) -> Iterator[Piece]:  # fmt: skip
+    """The rendered pieces plus the residual's decoded window, in the original dtype
+    (rounded and clipped to its range for an integer dtype)."""
+    from hsinr.codecs.latent import LatentCodec
+    from hsinr.cube import integer_bounds
+
+    codec = LatentCodec()
+    rows, cols, bands = wanted
+    for piece in pieces:
+        window = Window(slice(rows.start + piece.rows.start, rows.start + piece.rows.stop),
+                        slice(cols.start + piece.cols.start, cols.start + piece.cols.stop),
+                        slice(bands.start, bands.stop))  # fmt: skip
+        correction = codec.decode(residual, window, run).data
+        total = piece.values.astype(np.float64) + correction
+        if np.issubdtype(dtype, np.integer):
+            total = np.clip(np.rint(total), *integer_bounds(dtype))
+        yield Piece(piece.rows, piece.cols, total.astype(dtype))
+
+
+class _Residual(LazyArray):
+    """A cube minus the rendering of its meta file (latents alone), a window at a time, in
+    a dtype that holds every difference (int32 / int64 for integer cubes, else float)."""
+
+    def __init__(self, cube: Cube, data: bytes, codec: MetaCodec, run: Run) -> None:
+        self._cube, self._data, self._codec = cube, data, codec
+        self._run = dataclasses.replace(run, progress=False)
+        self.shape = cube.shape
+        integer = np.issubdtype(cube.dtype, np.integer)
+        self.dtype = np.dtype(np.int32 if integer and cube.dtype.itemsize <= 2 else
+                              np.int64 if integer else np.float64)  # fmt: skip
+        self.where = f"{cube.source or cube.name} (residual)"
+
+    def _read(self, rows: range, cols: range, bands: range) -> np.ndarray:
+        window = Window(slice(rows.start, rows.stop), slice(cols.start, cols.stop),
+                        slice(bands.start, bands.stop))  # fmt: skip
+        rendered = self._codec.decode(self._data, window, self._run).data
+        return self._cube.read(rows, cols, bands).astype(self.dtype) - rendered.astype(self.dtype)
+
+
+def spectral_resampling(sources: int, targets: int) -> np.ndarray:
+    """The (sources, targets) matrix of linear interpolation along the band axis, both
+    sets of bands spread evenly over the same span: ``values @ M`` resamples spectra of
+    ``sources`` bands to ``targets``. A cube with more bands than the base network has
+    outputs is fitted on the outputs' grid and rendered back onto its own bands.
+
+    >>> m = spectral_resampling(5, 3)
+    >>> (np.array([[0.0, 1.0, 2.0, 3.0, 4.0]]) @ m).tolist()
+    [[0.0, 2.0, 4.0]]
+    """
+    position = np.linspace(0.0, sources - 1.0, targets)
+    low = np.minimum(np.floor(position).astype(np.int64), sources - 1)
+    high = np.minimum(low + 1, sources - 1)
+    weight = position - low
+    matrix = np.zeros((sources, targets))
+    np.add.at(matrix, (low, np.arange(targets)), 1.0 - weight)
+    np.add.at(matrix, (high, np.arange(targets)), weight)
+    return matrix.astype(np.float32)
 
 
 def _matching_base(header: MetaHeader, base):
