@@ -81,7 +81,7 @@ def run(args) -> list[dict]:
     for scene in args.scenes:
         cube = hsinr.datasets.load(scene)
         bases = {"in-set": shipped}
-        loso = args.bases / f"without_{scene}.hsbase"
+        loso = args.loso_base or args.bases / f"without_{scene}.hsbase"
         if loso.exists():
             bases["LOSO"] = basenet.load_base(loso)
         meta_rate = None
@@ -316,6 +316,9 @@ def main() -> None:
     parser.add_argument("--bases", type=Path, default=Path("benchmarks/results/meta/bases"))
     parser.add_argument("--bits", nargs="+", type=int, default=[8, 5, 3])
     parser.add_argument("--steps", nargs="+", type=int, default=[3, 50])
+    parser.add_argument("--loso-base", type=Path,
+                        help="one base trained on none of the scenes (e.g. extras_only.hsbase) "
+                        "instead of BASES/without_SCENE.hsbase")  # fmt: skip
     parser.add_argument("--images", type=int, default=4)
     parser.add_argument("--siren-iters", type=int, default=2000)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/meta"))
