@@ -327,7 +327,7 @@ def main() -> None:
     paper.add_argument("--train", action="store_true", help="train the missing bases first")
     paper.add_argument("--jobs", type=int, default=2, help="bases trained at once (2)")
     paper.add_argument("--paper-bases", type=Path,
-                       default=Path("benchmarks/results/meta/paper_bases"))  # fmt: skip
+                       default=Path("benchmarks/results/meta/bases/paper"))  # fmt: skip
     paper.add_argument("--paper-steps", type=int, default=300, help="outer steps (300)")
     paper.add_argument("--paper-pixels", type=int, default=1024,
                        help="random pixels of each scene per step (1024)")  # fmt: skip
