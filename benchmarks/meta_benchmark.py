@@ -168,6 +168,7 @@ PAPER_ROWS = {  # label -> (inner SGD lr, outer Adam lr)
     "paper lr": (1e-2, 3e-6),
     "tuned outer lr": (1e-2, 1e-3),
     "tuned inner + outer lr": (10.0, 1e-3),
+    "tuned inner + low outer lr": (10.0, 1e-4),  # 10 x 60 falls back at outer 1e-3
 }  # fmt: skip
 PAPER_PATCH = 100  # the largest scene side: every crop is one patch, one latent
 PAPER_BANDS = 200  # the most bands of the four: every base serves every scene
@@ -325,6 +326,7 @@ def main() -> None:
     paper = parser.add_argument_group("the paper's protocol (--paper)")
     paper.add_argument("--paper", action="store_true", help="the paper's protocol instead")
     paper.add_argument("--train", action="store_true", help="train the missing bases first")
+    paper.add_argument("--train-only", action="store_true", help="train them, measure nothing")
     paper.add_argument("--jobs", type=int, default=2, help="bases trained at once (2)")
     paper.add_argument("--paper-bases", type=Path,
                        default=Path("benchmarks/results/meta/bases/paper"))  # fmt: skip
@@ -342,8 +344,10 @@ def main() -> None:
     if args.paper:
         args.paper_settings = [tuple(map(int, item.split(":"))) for item in args.paper_settings]
         jobs = paper_jobs(args)
-        if args.train:
+        if args.train or args.train_only:
             train_paper_bases(jobs, args.jobs)
+        if args.train_only:
+            return
         started = time.perf_counter()
         rows = run_paper(args, jobs)
         write_paper(rows, jobs, args, time.perf_counter() - started)
