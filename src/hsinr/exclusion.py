@@ -52,52 +52,43 @@ class Exclusion:
     coded_bands: tuple[int, ...]
     fill: float
     mask: np.ndarray | None
+    mean: np.ndarray | None = None  # the valid pixels' mean spectrum (encoding only)
 
     @classmethod
     def of(cls, cube: Cube) -> Exclusion | None:
         """The exclusion a cube's metadata asks for (None when there is nothing to leave
-        out); a lazy cube is read a block of rows at a time."""
+        out), with the valid pixels' mean spectrum found in the same pass (a lazy cube is
+        read once, a block of rows at a time)."""
         meta = cube.metadata
         good = tuple(b for b in range(cube.bands) if b not in set(meta.bad_bands))
-        mask = None
-        if meta.nodata is not None:
-            mask = np.zeros(cube.shape[:2], dtype=bool)
-            for rows in _row_blocks(cube):
-                block = cube.read(rows, None, range(good[0], good[-1] + 1))
-                block = block[:, :, [b - good[0] for b in good]]
-                mask[rows.start : rows.stop] = np.all(block == meta.nodata, axis=2)
-            if not mask.any():
-                mask = None
-            elif mask.all():
-                raise MetadataError(f"{cube.source or cube.name}: every pixel is no-data "
-                                    f"({meta.nodata:g}); there is nothing to compress")  # fmt: skip
-        if mask is None and len(good) == cube.bands:
-            return None
-        fill = 0.0 if meta.nodata is None else float(meta.nodata)
-        return cls(cube.bands, good, fill, mask)
+        if meta.nodata is None:
+            return None if len(good) == cube.bands else cls(cube.bands, good, 0.0, None)
+        mask = np.zeros(cube.shape[:2], dtype=bool)
+        total = np.zeros(len(good))
+        for rows in _row_blocks(cube):
+            block = cube.read(rows, None, range(good[0], good[-1] + 1))
+            block = block[:, :, [b - good[0] for b in good]]
+            mask[rows.start : rows.stop] = np.all(block == meta.nodata, axis=2)
+            total += block[~mask[rows.start : rows.stop]].sum(axis=0, dtype=np.float64)
+        if mask.all():
+            raise MetadataError(f"{cube.source or cube.name}: every pixel is no-data "
+                                f"({meta.nodata:g}); there is nothing to compress")  # fmt: skip
+        if not mask.any():
+            return None if len(good) == cube.bands else cls(cube.bands, good, meta.nodata, None)
+        mean = total / int((~mask).sum())
+        if np.issubdtype(cube.dtype, np.integer):
+            mean = np.clip(np.rint(mean), *integer_bounds(cube.dtype))
+        return cls(cube.bands, good, float(meta.nodata), mask, mean.astype(cube.dtype))
 
     # -- encoding --------------------------------------------------------------------------
 
     def coded(self, cube: Cube) -> Cube:
         """The cube a codec codes: good bands only, no-data pixels filled with the mean
         spectrum of the valid pixels (lazy stays lazy)."""
-        mean = self._valid_mean(cube)
-        data = _Coded(cube.data, self, mean) if cube.lazy else _fill(
-            np.asarray(cube.data)[:, :, list(self.coded_bands)], self.mask, mean)
+        data = _Coded(cube.data, self, self.mean) if cube.lazy else _fill(
+            np.asarray(cube.data)[:, :, list(self.coded_bands)], self.mask, self.mean)
         wavelengths = None if cube.wavelengths is None else cube.wavelengths[list(self.coded_bands)]
         return Cube(data, name=cube.name, wavelengths=wavelengths, source=cube.source)
-
-    def _valid_mean(self, cube: Cube) -> np.ndarray | None:
-        if self.mask is None:
-            return None
-        total = np.zeros(len(self.coded_bands))
-        for rows in _row_blocks(cube):
-            block = cube.read(rows)[:, :, list(self.coded_bands)]
-            total += block[~self.mask[rows.start : rows.stop]].sum(axis=0, dtype=np.float64)
-        mean = total / max(1, int((~self.mask).sum()))
-        if np.issubdtype(cube.dtype, np.integer):
-            mean = np.clip(np.rint(mean), *integer_bounds(cube.dtype))
-        return mean.astype(cube.dtype)
 
     # -- decoding --------------------------------------------------------------------------
 

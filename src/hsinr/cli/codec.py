@@ -57,8 +57,8 @@ def run_compress(args: argparse.Namespace) -> int:
     encoding = codec.encode(cube, options, run)
     write_bytes(encoding.data, out)
     facts = codec.describe(encoding.data, run)
-    psnr, decode_seconds = _decoded_psnr(codec, encoding.data, cube, facts, run)
     exclusion = codec.section(encoding.data, run).exclusion
+    psnr, decode_seconds = _decoded_psnr(codec, encoding.data, cube, facts, exclusion, run)
     left_out = [] if exclusion is None else _left_out_rows(
         0 if exclusion.mask is None else int(exclusion.mask.sum()),
         exclusion.bands - len(exclusion.coded_bands))
@@ -78,13 +78,12 @@ def run_compress(args: argparse.Namespace) -> int:
     return 0
 
 
-def _decoded_psnr(codec, data, cube, facts, run) -> tuple[float, float]:
+def _decoded_psnr(codec, data, cube, facts, exclusion, run) -> tuple[float, float]:
     """The PSNR of the file against the input, decoded and compared a piece at a time
     (R from the file's header: the input's global max - min), and the decoding's seconds."""
     total = metrics.ErrorSum()
     seconds = 0.0
     stream = codec.stream(data, run=run)
-    exclusion = codec.section(data, run).exclusion
     pieces = iter(stream)
     while True:
         started = time.perf_counter()

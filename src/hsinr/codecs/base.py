@@ -519,7 +519,7 @@ class Codec(ABC):
         window = Window() if window is None else window
         facts = self.section(data, run)
         if facts.exclusion is not None:
-            stream = self.stream(data, window, run)
+            stream = facts.stream(lambda coded: self._stream_coded(data, coded, run), window)
             self._check_memory(math.prod(stream.shape) * stream.dtype.itemsize, run)
             return stream.assembled()
         cube = self._decode_coded(data, window, run)
