@@ -168,3 +168,27 @@ def test_a_killed_two_process_run_resumes_exactly(two_process_base, tmp_path, mo
     assert f"resuming from {checkpoint} at step {reached}" in capfd.readouterr().err
     resumed = basenet.load_base(out)
     assert resumed.digest == two_process_base.digest
+
+
+# -- the outer lr's cosine decay ------------------------------------------------------------
+
+
+def test_a_decay_added_when_extending_a_run_gives_the_run_decaying_from_the_start(tmp_path, capsys):
+    """``--decay-from`` at or after the steps taken may be added to a finished run: the
+    extended base equals one run with the decay from the start; a decay that would change
+    the lrs of steps already taken is refused."""
+    short = ["--steps", "20", "--layers", "1"]
+    extended, straight = tmp_path / "extended.hsbase", tmp_path / "straight.hsbase"
+    decayed = ["--steps", "40", "--decay-from", "20", "--layers", "1"]
+    assert main(["meta-train", *TINY, "--out", str(extended), *short]) == 0
+    assert main(["meta-train", *TINY, "--out", str(extended), *decayed]) == 0
+    assert main(["meta-train", *TINY, "--out", str(straight), *decayed]) == 0
+    assert basenet.load_base(extended).digest == basenet.load_base(straight).digest
+    constant = tmp_path / "constant.hsbase"
+    assert main(["meta-train", *TINY, "--out", str(constant), "--steps", "40",
+                 "--layers", "1"]) == 0  # fmt: skip
+    assert basenet.load_base(constant).digest != basenet.load_base(straight).digest
+    moved = ["meta-train", *TINY, "--out", str(straight), "--steps", "60", "--decay-from",
+             "20", "--layers", "1"]  # fmt: skip
+    assert main(moved) != 0  # steps 21-39 took the lrs of a decay ending at step 39
+    assert "--restart" in capsys.readouterr().err

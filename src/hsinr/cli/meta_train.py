@@ -3,6 +3,8 @@
 A checkpoint ``OUT.ckpt`` is written every ``--checkpoint-every`` steps; running the same
 command again resumes from it (exactly: same patches, same optimiser state), and a larger
 ``--steps`` extends a finished run. ``--restart`` ignores an existing checkpoint.
+``--decay-from STEP`` lowers the outer lr along a half cosine from STEP to the last step
+(to 1 % of ``--outer-lr``); it may be added when extending a run, from its last step on.
 
 ``--whole-scenes`` is the paper's protocol: every step takes every scene once, whole (the
 patch side defaults to the largest scene side, so the codec writes one latent per image).
@@ -15,6 +17,7 @@ batch; the result equals one process's up to floating-point order.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import subprocess
@@ -121,7 +124,7 @@ def run_meta_train(args: argparse.Namespace) -> int:
         settings = MetaTraining(
             steps=args.steps, batch=len(cubes) if args.whole_scenes else args.batch,
             inner_steps=args.inner_steps, inner_lr=args.inner_lr, outer_lr=args.outer_lr,
-            second_order=not args.first_order, clip=args.clip,
+            second_order=not args.first_order, clip=args.clip, decay_from=args.decay_from,
         )  # fmt: skip
         sampler = PatchSampler(scenes, config.patch, config.bands, seed=args.seed,
                                sampling=sampling)  # fmt: skip
@@ -180,6 +183,20 @@ def _finish(world: int) -> None:
         dist.destroy_process_group()
 
 
+def _same_past_lrs(saved: dict, settings: MetaTraining, steps: int) -> bool:
+    """Whether ``settings`` give the steps already taken the outer lrs they had (so a
+    decay may be added to, or moved within, the steps still to come)."""
+    names = set(MetaTraining.__dataclass_fields__)
+    try:
+        before = MetaTraining(**{k: v for k, v in saved.items() if k in names})
+    except (TypeError, ValueError):
+        return False
+    return all(
+        math.isclose(before.outer_lr_at(step), settings.outer_lr_at(step), rel_tol=1e-12)
+        for step in range(steps)
+    )
+
+
 def _start(args, checkpoint: Path, config, settings, record, sampler, scenes, rank=0):
     """The model and training state: from the checkpoint, or fresh (``record`` takes the
     checkpoint's training seconds so far)."""
@@ -195,7 +212,8 @@ def _start(args, checkpoint: Path, config, settings, record, sampler, scenes, ra
             saved.settings.get(key) == getattr(settings, key) for key in RESUMABLE
         ) and saved.training.get("scenes") == record["scenes"] and saved.training.get(
             "seed") == record["seed"] and saved.training.get(
-            "sampling", DEFAULT_SAMPLING) == record["sampling"]  # fmt: skip
+            "sampling", DEFAULT_SAMPLING) == record["sampling"] and _same_past_lrs(
+            saved.settings, settings, saved.step)  # fmt: skip
         if not same:
             raise InputError(
                 f"{checkpoint} holds a run with other scenes or settings; give the same ones "
@@ -246,6 +264,9 @@ def register(commands) -> None:
                         help=f"inner SGD learning rate ({INNER_LR:g}, the paper's)")  # fmt: skip
     parser.add_argument("--outer-lr", type=float, default=OUTER_LR,
                         help=f"outer Adam learning rate ({OUTER_LR:g}, the paper's)")  # fmt: skip
+    parser.add_argument("--decay-from", type=int, metavar="STEP",
+                        help="cosine decay of the outer lr from this step to --steps, down "
+                        "to 1%% of it (default: none); may be added when extending a run")
     parser.add_argument("--clip", type=float, default=CLIP_NORM,
                         help=f"outer gradient norm limit ({CLIP_NORM:g})")  # fmt: skip
     parser.add_argument("--first-order", action="store_true",

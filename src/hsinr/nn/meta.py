@@ -454,6 +454,8 @@ def meta_train(
             if world > 1:
                 _all_reduce_grads(model)
             nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
+            for group in state.optimizer.param_groups:
+                group["lr"] = settings.outer_lr_at(state.step)
             state.optimizer.step()
         state.step += 1
         state.history.append(psnr)
