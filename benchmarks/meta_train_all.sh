@@ -10,6 +10,8 @@
 # others have <= 198 bands) still code it; its two extra outputs are untrained.
 # ONLY=extras trains the extras-only base alone (EXTRA_STEPS steps, PROCESSES processes
 # data-parallel: --processes 2 splits every batch over both cores).
+# DECAY_FROM=N adds a cosine decay of the outer lr from step N (meta-train --decay-from);
+# EXTRAS_NAME names the extras-only base (extras_only).
 # Re-running resumes from the checkpoints (OUT.ckpt) a stopped run left.
 set -euo pipefail
 BASES=${BASES:-benchmarks/results/meta/bases}
@@ -22,8 +24,9 @@ SCENES=(indian_pines jasper_ridge pavia_university cuprite)
 TRAIN="--inner-lr 5 --outer-lr 5e-4 --bands 200 --quiet"  # 200: every base serves every scene
 EXTRAS=("$EXTRA"/*.mat "$EXTRA"/corn-kernel/corn-kernel-hyperspectral.hdr
         "$EXTRA"/fenix-rock/image.hdr)
-extras_job="--scenes ${EXTRAS[*]} --out $BASES/extras_only.hsbase --steps $EXTRA_STEPS \
---flips --spectral --batch 8 --processes $PROCESSES"
+extras_job="--scenes ${EXTRAS[*]} --out $BASES/${EXTRAS_NAME:-extras_only}.hsbase \
+--steps $EXTRA_STEPS --flips --spectral --batch 8 --processes $PROCESSES \
+${DECAY_FROM:+--decay-from $DECAY_FROM}"
 if [[ ${ONLY:-} == extras ]]; then
   OMP_NUM_THREADS=1 sh -c "hsinr meta-train $extras_job $TRAIN"
   exit
