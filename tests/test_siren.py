@@ -234,3 +234,30 @@ def test_huge_claimed_dimensions_are_refused_before_allocating():
         CODEC.decode(data)
     tiny = CODEC.decode(data, Window(slice(0, 2), slice(0, 3), slice(0, 4)))
     assert tiny.shape == (2, 3, 4)
+
+
+# -- the fitting loops (issue 17) -----------------------------------------------------------
+
+
+def test_the_default_loop_beats_the_papers_at_the_same_iterations(crop):
+    """The default loop (warm-up, higher peak lr, cosine) ends higher than the paper's
+    (Adam at 2e-4, constant) after the same iterations on the same network and seed."""
+    common = {"arch": (3, 16), "iterations": 300}
+    faithful = CODEC.encode(crop, {**common, "faithful": True}, QUIET)
+    default = CODEC.encode(crop, common, QUIET)
+    assert faithful.details["loop"] == {"lr": 2e-4, "schedule": "constant", "warmup": 0,
+                                       "fallback_db": None}  # fmt: skip
+    assert default.details["loop"]["lr"] > 2e-4 and default.details["loop"]["warmup"] > 0
+    quality = [metrics.psnr(crop.data, CODEC.decode(e.data)) for e in (faithful, default)]
+    assert quality[1] > quality[0] + 1.0
+    fit_curve = default.details["fit"]
+    assert len(fit_curve["curve_seconds"]) == len(fit_curve["curve"])
+    assert fit_curve["curve_seconds"] == sorted(fit_curve["curve_seconds"])
+
+
+def test_faithful_takes_no_loop_settings_and_the_loop_takes_given_ones():
+    with pytest.raises(InputError, match=r"--faithful .* leave out --lr, --warmup"):
+        CODEC.options(arch="2x8", faithful=True, lr=1e-3, warmup=10)
+    loop = CODEC.options(arch="2x8", lr=5e-4, schedule="constant").loop()
+    assert (loop.lr, loop.schedule) == (5e-4, "constant") and loop.warmup > 0
+    assert loop.fit_options(iterations=50)["warmup"] == 5  # at most a tenth of a fit

@@ -177,6 +177,26 @@ class Storage:
         return fixed + params * (self.bits + EXTRA_BITS) / 8
 
 
+@dataclass(frozen=True)
+class Loop:
+    """A fitting loop: Adam's peak learning rate, its schedule, and the iterations of
+    linear warm-up (at most a tenth of a fit's, so brief search fits keep theirs short)."""
+
+    lr: float
+    schedule: str
+    warmup: int
+    fallback_db: float | None = None  # back to the best at half the lr after such a fall
+
+    def fit_options(self, iterations: int) -> dict[str, Any]:
+        """:func:`hsinr.nn.fit.fit`'s keywords for a fit of ``iterations``."""
+        return {"lr": self.lr, "schedule": self.schedule, "fallback_db": self.fallback_db,
+                "warmup": min(self.warmup, iterations // 10)}  # fmt: skip
+
+
+FAITHFUL_LOOP = Loop(2e-4, "constant", 0)  # the CRV 2023 paper's
+DEFAULT_LOOP = Loop(2e-3, "cosine", 200, 5.0)  # measured: benchmarks/results/siren_speed
+
+
 def _check_shape(shape: tuple[int, int, int]) -> None:
     if max(shape) > MAX_SIDE:
         raise InputError(f"the siren codec stores sizes as 16 bits: {shape} exceeds {MAX_SIDE}")
@@ -223,8 +243,16 @@ class SirenOptions(Options):
     iterations: int = option(2000, "Adam fitting iterations", low=0, flag="--iters", metavar="N")
     search_iterations: int = option(300, "iterations per network or bits tried by a search",
                                     low=1, flag="--search-iters", metavar="N")  # fmt: skip
-    lr: float = option(2e-4, "Adam learning rate (default: the paper's 2e-4)", above=0.0)
-    schedule: str = option("constant", "learning-rate schedule", choices=("constant", "cosine"))
+    faithful: bool = option(False, "the CRV 2023 paper's fitting loop: Adam at 2e-4, constant, "
+                            "no warm-up (slower to the same quality)")  # fmt: skip
+    lr: float | None = option(None, f"Adam's peak learning rate (default {DEFAULT_LOOP.lr:g}; "
+                              f"--faithful: {FAITHFUL_LOOP.lr:g})", above=0.0)  # fmt: skip
+    schedule: str | None = option(None, "learning-rate schedule (default "
+                                  f"{DEFAULT_LOOP.schedule}; --faithful: constant)",
+                                  choices=("constant", "cosine"))  # fmt: skip
+    warmup: int | None = option(None, "iterations of linear lr warm-up, at most a tenth of a fit "
+                                f"(default {DEFAULT_LOOP.warmup}; --faithful: 0)", low=0,
+                                metavar="N")  # fmt: skip
     max_seconds: float | None = option(None, "stop fitting after this wall time, seconds",
                                        above=0.0, metavar="S")  # fmt: skip
     target_psnr: float | None = option(None, "stop fitting at this PSNR, dB", metavar="DB")
@@ -238,6 +266,22 @@ class SirenOptions(Options):
             raise InputError("--arch and --search exclude each other")
         if self.bits == "auto" and (self.bpppb is None or self.arch is not None or self.search):
             raise InputError("--bits auto chooses the network for a budget: give --bpppb only")
+        loop = {"lr": self.lr, "schedule": self.schedule, "warmup": self.warmup,
+                "batch_size": self.batch_size}  # fmt: skip
+        given = [name for name, value in loop.items() if value is not None]
+        if self.faithful and given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise InputError(f"--faithful is the paper's loop as it is: leave out {flags}")
+
+    def loop(self) -> Loop:
+        """The fitting loop these options ask for."""
+        base = FAITHFUL_LOOP if self.faithful else DEFAULT_LOOP
+        return Loop(
+            base.lr if self.lr is None else self.lr,
+            base.schedule if self.schedule is None else self.schedule,
+            base.warmup if self.warmup is None else self.warmup,
+            base.fallback_db,
+        )  # fmt: skip
 
 
 class SirenCodec(Codec):
@@ -333,13 +377,14 @@ class SirenCodec(Codec):
         batch_size = options.batch_size
         if batch_size is None and pixels.whole() is None:
             batch_size = LAZY_BATCH  # a lazy cube's pixels are never all in memory
-        fit_options = {"lr": options.lr, "batch_size": batch_size}
+        loop = options.loop()
+        search_fit = {**loop.fit_options(options.search_iterations), "batch_size": batch_size}
         trials: list[Trial] = []
         model = None
         if bits == "auto":
             trials = self._storage_trials(
                 cube.shape, bpppb, options.granularity, pixels,
-                options.search_iterations, seed, progress, fit_options,
+                options.search_iterations, seed, progress, search_fit,
             )  # fmt: skip
             storage, arch, model = trials[0].storage, trials[0].arch, trials[0].model
         elif arch is not None:
@@ -357,7 +402,7 @@ class SirenCodec(Codec):
             trials = search_architectures(
                 candidates, pixels,
                 bpppb_of={a: self.bpppb_of(cube.shape, a, storage) for a in candidates},
-                iterations=options.search_iterations, seed=seed, progress=progress, **fit_options,
+                iterations=options.search_iterations, seed=seed, progress=progress, **search_fit,
             )  # fmt: skip
             arch, model = trials[0].arch, trials[0].model
         else:
@@ -373,22 +418,23 @@ class SirenCodec(Codec):
         )
         generator = torch.Generator().manual_seed(seed)
         result = fit(
-            model, pixels, iterations=iterations - qat, schedule=options.schedule,
-            max_seconds=options.max_seconds, target_psnr=options.target_psnr, generator=generator,
-            progress=progress, description=f"fitting {arch}", **fit_options,
+            model, pixels, iterations=iterations - qat, max_seconds=options.max_seconds,
+            target_psnr=options.target_psnr, generator=generator, progress=progress,
+            description=f"fitting {arch}", batch_size=batch_size,
+            **loop.fit_options(iterations - qat),
         )  # fmt: skip
-        if qat:
+        if qat:  # fine-tuned at a constant lr, the paper's or a lower one given
             with quantisation_aware(model, storage.bits, storage.per):
-                fit(model, pixels, iterations=qat, generator=generator,
-                    progress=progress, description=f"{storage} fine-tuning",
-                    **fit_options)  # fmt: skip
+                fit(model, pixels, iterations=qat, generator=generator, progress=progress,
+                    description=f"{storage} fine-tuning", batch_size=batch_size,
+                    lr=min(loop.lr, FAITHFUL_LOOP.lr))  # fmt: skip
         header = SirenHeader(
             cube.width, cube.height, cube.bands, arch, storage.precision, cube.dtype, scale
         )
         data = self._pack(header, model, storage, bpppb, cube.shape)
         details = {
             "arch": str(arch), "weights": str(storage), "params": arch.param_count(cube.bands),
-            "fit": dataclasses.asdict(result),
+            "loop": dataclasses.asdict(loop), "fit": dataclasses.asdict(result),
             "trials": [{"arch": str(t.arch), "params": t.params, "bpppb": t.bpppb, "psnr": t.psnr,
                         "seconds": t.seconds, "weights": str(t.storage or storage)}
                        for t in trials],

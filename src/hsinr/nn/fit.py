@@ -22,19 +22,22 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.nn import functional
 
 from hsinr.metrics import psnr_of_mse
 from hsinr.nn.pixels import Pixels, TensorPixels
 from hsinr.progress import progress_bar
 
 SCHEDULES = ("constant", "cosine")
+COSINE_FLOOR = 0.05  # the cosine schedule ends at this fraction of the peak lr
 MAX_RECOVERIES = 5
 
 
 @dataclass
 class FitResult:
     """What a fit did. ``curve`` is the PSNR (dB) at each iteration in ``curve_iterations``
-    (every iteration when full-batch; each evaluation of the whole image otherwise)."""
+    (every iteration when full-batch; each evaluation of the whole image otherwise),
+    reached ``curve_seconds`` after the fit started."""
 
     best_psnr: float
     best_iteration: int
@@ -44,6 +47,7 @@ class FitResult:
     recoveries: int = 0
     curve: list[float] = field(default_factory=list)
     curve_iterations: list[int] = field(default_factory=list)
+    curve_seconds: list[float] = field(default_factory=list)
 
 
 def as_pixels(coords: torch.Tensor | Pixels, targets: torch.Tensor | None = None) -> Pixels:
@@ -74,12 +78,29 @@ def _restore(model: nn.Module, saved: list[torch.Tensor]) -> None:
             parameter.copy_(value)
 
 
-def _optimizer(model: nn.Module, lr: float, schedule: str, iterations: int):
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+def lr_factor(step: int, iterations: int, schedule: str, warmup: int = 0) -> float:
+    """The fraction of the peak lr that step ``step`` of ``iterations`` takes: a linear
+    warm-up over the first ``warmup`` steps, then constant or a half cosine down to
+    ``COSINE_FLOOR`` at the last step.
+
+    >>> [round(lr_factor(step, 100, "cosine", warmup=10), 3) for step in (0, 9, 10, 55, 100)]
+    [0.1, 1.0, 1.0, 0.525, 0.05]
+    """
+    if step < warmup:
+        return (step + 1) / warmup
+    if schedule != "cosine":
+        return 1.0
+    done = min(1.0, (step - warmup) / max(1, iterations - warmup))
+    return COSINE_FLOOR + (1.0 - COSINE_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * done))
+
+
+def _optimizer(model: nn.Module, lr: float, schedule: str, iterations: int, warmup: int = 0):
+    # foreach: one kernel per moment for all tensors (a SIREN's are small and many)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
     scheduler = None
-    if schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=max(iterations, 1), eta_min=lr * 0.05
+    if schedule != "constant" or warmup:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_factor(step, iterations, schedule, warmup)
         )
     return optimizer, scheduler
 
@@ -92,6 +113,8 @@ def fit(
     iterations: int = 2000,
     lr: float = 2e-4,
     schedule: str = "constant",
+    warmup: int = 0,
+    fallback_db: float | None = None,
     max_seconds: float | None = None,
     target_psnr: float | None = None,
     batch_size: int | None = None,
@@ -104,11 +127,15 @@ def fit(
     :class:`~hsinr.nn.pixels.Pixels` ``coords``); leave it at its best.
 
     Stops after ``iterations`` steps, ``max_seconds`` of wall time, or once the PSNR
-    reaches ``target_psnr``, whichever comes first. Full-batch by default (pixels in
-    memory); with ``batch_size`` each step sees that many random pixels and the whole
-    image is measured every ``eval_every`` steps (default: once per pass over the
-    pixels). A loss that turns NaN / Inf sends the model back to its best parameters
-    with half the learning rate.
+    reaches ``target_psnr``, whichever comes first. The lr rises linearly over the first
+    ``warmup`` steps and then follows ``schedule`` (:func:`lr_factor`). Full-batch by
+    default (pixels in memory); with ``batch_size`` each step sees that many random
+    pixels and the whole image is measured every ``eval_every`` steps (default: once per
+    pass over the pixels). A loss that turns NaN / Inf, or (full-batch, with
+    ``fallback_db``) a PSNR that many dB under the best so far, a collapse that high
+    learning rates can cause in a sine network and that it does not climb out of, sends
+    the model back to its best parameters with half the learning rate and the schedule
+    started again over the iterations left (warm-up included).
     """
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; use one of {SCHEDULES}")
@@ -120,7 +147,7 @@ def fit(
         raise ValueError("pixels not held in memory are fitted in batches: give batch_size")
     if not full_batch and eval_every is None:
         eval_every = max(1, math.ceil(n_pixels / batch_size))
-    optimizer, scheduler = _optimizer(model, lr, schedule, iterations)
+    optimizer, scheduler = _optimizer(model, lr, schedule, iterations, warmup)
     best_mse, best_iteration, best = math.inf, 0, _snapshot(model)
     result = FitResult(-math.inf, 0, 0, 0.0, "iterations")
     start = time.perf_counter()
@@ -130,21 +157,27 @@ def fit(
         nonlocal best_mse, best_iteration, best
         result.curve.append(psnr_of_mse(mse))
         result.curve_iterations.append(iteration)
+        result.curve_seconds.append(time.perf_counter() - start)
         if mse < best_mse:
             best_mse, best_iteration, best = mse, iteration, _snapshot(model)
 
     iteration = 0
     while iteration < iterations:
         if full_batch:
-            loss = torch.mean((model(whole[0]) - whole[1]) ** 2)
+            loss = functional.mse_loss(model(whole[0]), whole[1])
         else:
             batch_coords, batch_targets = pixels.sample(batch_size, generator)
-            loss = torch.mean((model(batch_coords) - batch_targets) ** 2)
-        if not torch.isfinite(loss):
+            loss = functional.mse_loss(model(batch_coords), batch_targets)
+        collapsed = (
+            fallback_db is not None and full_batch and best_mse < math.inf
+            and psnr_of_mse(float(loss.detach())) < psnr_of_mse(best_mse) - fallback_db
+        )  # fmt: skip
+        if collapsed or not torch.isfinite(loss):
             result.recoveries += 1
             _restore(model, best)
             lr /= 2
-            optimizer, scheduler = _optimizer(model, lr, schedule, iterations - iteration)
+            left = iterations - iteration
+            optimizer, scheduler = _optimizer(model, lr, schedule, left, min(warmup, left // 10))
             if result.recoveries > MAX_RECOVERIES:
                 result.stopped_by = "diverged"
                 break
