@@ -261,3 +261,20 @@ def test_faithful_takes_no_loop_settings_and_the_loop_takes_given_ones():
     loop = CODEC.options(arch="2x8", lr=5e-4, schedule="constant").loop()
     assert (loop.lr, loop.schedule) == (5e-4, "constant") and loop.warmup > 0
     assert loop.fit_options(iterations=50)["warmup"] == 5  # at most a tenth of a fit
+
+
+def test_the_fallback_takes_a_collapsed_fit_back_to_its_best(crop):
+    """At a high lr the fit falls more than 5 dB under its best (the premise, checked);
+    with ``fallback_db=5`` it goes back to its best at half the lr instead, and ends
+    higher."""
+    values, _ = crop.normalise(np.float32)
+    coords, targets = grid(16, 12), torch.from_numpy(values.reshape(-1, crop.bands))
+    results = {}
+    for fallback in (None, 5.0):
+        torch.manual_seed(0)
+        results[fallback] = fit(Siren(3, 16, crop.bands), coords, targets, iterations=300,
+                                lr=1e-2, fallback_db=fallback, progress=False)  # fmt: skip
+    falls = {key: np.max(np.maximum.accumulate(r.curve) - r.curve) for key, r in results.items()}
+    assert falls[None] > 5 and results[None].recoveries == 0
+    assert falls[5.0] <= 5 and results[5.0].recoveries >= 1
+    assert results[5.0].best_psnr > results[None].best_psnr

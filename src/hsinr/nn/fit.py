@@ -131,8 +131,8 @@ def fit(
     ``warmup`` steps and then follows ``schedule`` (:func:`lr_factor`). Full-batch by
     default (pixels in memory); with ``batch_size`` each step sees that many random
     pixels and the whole image is measured every ``eval_every`` steps (default: once per
-    pass over the pixels). A loss that turns NaN / Inf, or (full-batch, with
-    ``fallback_db``) a PSNR that many dB under the best so far, a collapse that high
+    pass over the pixels). A loss that turns NaN / Inf, or (with ``fallback_db``) a PSNR
+    of the whole image that many dB under the best so far, a collapse that high
     learning rates can cause in a sine network and that it does not climb out of, sends
     the model back to its best parameters with half the learning rate and the schedule
     started again over the iterations left (warm-up included).
@@ -161,6 +161,23 @@ def fit(
         if mse < best_mse:
             best_mse, best_iteration, best = mse, iteration, _snapshot(model)
 
+    def collapsed(mse: float) -> bool:
+        return fallback_db is not None and psnr_of_mse(mse) < psnr_of_mse(best_mse) - fallback_db
+
+    def recover() -> bool:
+        """Back to the best parameters at half the lr; False once that has happened too
+        often (the fit then stops as diverged)."""
+        nonlocal lr, optimizer, scheduler
+        result.recoveries += 1
+        _restore(model, best)
+        lr /= 2
+        left = iterations - iteration
+        optimizer, scheduler = _optimizer(model, lr, schedule, left, min(warmup, left // 10))
+        if result.recoveries > MAX_RECOVERIES:
+            result.stopped_by = "diverged"
+            return False
+        return True
+
     iteration = 0
     while iteration < iterations:
         if full_batch:
@@ -168,18 +185,8 @@ def fit(
         else:
             batch_coords, batch_targets = pixels.sample(batch_size, generator)
             loss = functional.mse_loss(model(batch_coords), batch_targets)
-        collapsed = (
-            fallback_db is not None and full_batch and best_mse < math.inf
-            and psnr_of_mse(float(loss.detach())) < psnr_of_mse(best_mse) - fallback_db
-        )  # fmt: skip
-        if collapsed or not torch.isfinite(loss):
-            result.recoveries += 1
-            _restore(model, best)
-            lr /= 2
-            left = iterations - iteration
-            optimizer, scheduler = _optimizer(model, lr, schedule, left, min(warmup, left // 10))
-            if result.recoveries > MAX_RECOVERIES:
-                result.stopped_by = "diverged"
+        if not torch.isfinite(loss) or (full_batch and collapsed(float(loss.detach()))):
+            if not recover():
                 break
             continue
         if full_batch:
@@ -191,7 +198,11 @@ def fit(
             scheduler.step()
         iteration += 1
         if not full_batch and (iteration % eval_every == 0 or iteration == iterations):
-            consider(full_mse(model, pixels), iteration)
+            measured = full_mse(model, pixels)
+            if not collapsed(measured):
+                consider(measured, iteration)
+            elif not recover():
+                break
         bar.update(1)
         if iteration % 10 == 0 or iteration == iterations:
             bar.set_postfix_str(f"PSNR {psnr_of_mse(best_mse):.2f} dB", refresh=False)
