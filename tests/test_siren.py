@@ -278,3 +278,26 @@ def test_the_fallback_takes_a_collapsed_fit_back_to_its_best(crop):
     assert falls[None] > 5 and results[None].recoveries == 0
     assert falls[5.0] <= 5 and results[5.0].recoveries >= 1
     assert results[5.0].best_psnr > results[None].best_psnr
+
+
+def test_candidates_fitted_in_worker_processes_are_the_ones_fitted_here(crop):
+    """``fit_candidates`` with two jobs (one process per candidate, one thread each)
+    gives each candidate the network a fit in this process gives, up to floating-point
+    order, in the candidates' order."""
+    from hsinr.nn.pixels import TensorPixels
+    from hsinr.nn.search import fit_candidates
+
+    values, _ = crop.normalise(np.float32)
+    pixels = TensorPixels(grid(16, 12), torch.from_numpy(values.reshape(-1, crop.bands)))
+    archs = [Arch(1, 8), Arch(3, 12), Arch(2, 6)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        here = fit_candidates(archs, pixels, iterations=40, lr=1e-3, jobs=1, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    there = fit_candidates(archs, pixels, iterations=40, lr=1e-3, jobs=2, progress=False)
+    for arch, mine, theirs in zip(archs, here, there, strict=True):
+        assert (theirs.model.hidden_layers, theirs.model.width) == arch
+        np.testing.assert_allclose(theirs.model.to_flat(), mine.model.to_flat(), atol=1e-5)
+        assert theirs.psnr == pytest.approx(mine.psnr, abs=1e-3)

@@ -45,7 +45,6 @@ from hsinr.cube import Cube, Normalisation
 from hsinr.errors import InputError
 from hsinr.metrics import psnr_of_mse
 from hsinr.nn.arch import Arch
-from hsinr.progress import progress_bar
 from hsinr.quantise.weights import body_size, decode_weights, encode_weights, group_count
 from hsinr.ratecontrol import budget_bytes
 
@@ -384,7 +383,7 @@ class SirenCodec(Codec):
         if bits == "auto":
             trials = self._storage_trials(
                 cube.shape, bpppb, options.granularity, pixels,
-                options.search_iterations, seed, progress, search_fit,
+                options.search_iterations, seed, progress, search_fit, run.jobs,
             )  # fmt: skip
             storage, arch, model = trials[0].storage, trials[0].arch, trials[0].model
         elif arch is not None:
@@ -402,7 +401,8 @@ class SirenCodec(Codec):
             trials = search_architectures(
                 candidates, pixels,
                 bpppb_of={a: self.bpppb_of(cube.shape, a, storage) for a in candidates},
-                iterations=options.search_iterations, seed=seed, progress=progress, **search_fit,
+                iterations=options.search_iterations, seed=seed, jobs=run.jobs,
+                progress=progress, **search_fit,
             )  # fmt: skip
             arch, model = trials[0].arch, trials[0].model
         else:
@@ -466,26 +466,26 @@ class SirenCodec(Codec):
         )
 
     def _storage_trials(self, shape, bpppb, per, pixels, iterations, seed, progress,
-                        fit_options) -> list[Trial]:  # fmt: skip
-        """Brief fits of fp16 and each quantised width with its default network; the
-        trials that fit the budget, best PSNR (of the stored weights) first."""
-        import torch
+                        fit_options, jobs=1) -> list[Trial]:  # fmt: skip
+        """Brief fits of fp16 and each quantised width with its default network (together,
+        :func:`~hsinr.nn.search.fit_candidates`); the trials that fit the budget, best
+        PSNR (of the stored weights) first."""
+        from hsinr.nn.fit import full_mse
+        from hsinr.nn.search import Trial, fit_candidates
 
-        from hsinr.nn.fit import fit, full_mse
-        from hsinr.nn.search import Trial
-        from hsinr.nn.siren import Siren
-
-        options = [Storage(16)] + [Storage(16, bits, per) for bits in BIT_CHOICES]
-        trials = []  # every packed trial fits the budget: _pack falls back to fewer bits
-        for storage in progress_bar(options, desc="bits search", enabled=progress):
+        options = []
+        for storage in [Storage(16)] + [Storage(16, bits, per) for bits in BIT_CHOICES]:
             try:
-                arch = self.default_arch(shape, bpppb, storage)
+                options.append((storage, self.default_arch(shape, bpppb, storage)))
             except InputError:
                 continue
-            torch.manual_seed(seed)
-            model = Siren(arch.hidden_layers, arch.width, shape[2]).to(pixels.device)
+        fitted = fit_candidates([arch for _, arch in options], pixels, iterations=iterations,
+                                seed=seed, jobs=jobs, progress=progress,
+                                description="bits search", **fit_options)  # fmt: skip
+        trials = []  # every packed trial fits the budget: _pack falls back to fewer bits
+        for (storage, arch), one in zip(options, fitted, strict=True):
+            model = one.model.to(pixels.device)
             started = time.perf_counter()
-            fit(model, pixels, iterations=iterations, progress=False, **fit_options)
             header = SirenHeader(shape[1], shape[0], shape[2], arch, 16, np.dtype("f4"),
                                  Normalisation(0, 1))  # fmt: skip
             try:
@@ -495,8 +495,9 @@ class SirenCodec(Codec):
             stored = copy.deepcopy(model)
             stored.load_flat(self._weights(*self.read_header(data)))
             psnr = psnr_of_mse(full_mse(stored, pixels))
+            seconds = one.seconds + time.perf_counter() - started
             trials.append(Trial(arch, arch.param_count(shape[2]), 8 * len(data) / np.prod(shape),
-                                psnr, time.perf_counter() - started, model, storage))  # fmt: skip
+                                psnr, seconds, model, storage))  # fmt: skip
         if not trials:
             self.default_arch(shape, bpppb, Storage(16))  # raises the minimum-rate error
         return sorted(trials, key=lambda trial: trial.psnr, reverse=True)
