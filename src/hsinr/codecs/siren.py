@@ -595,31 +595,34 @@ class SirenCodec(Codec):
         model.load_flat(weights)
         model.to(device).eval()
         bands = slice(band_ids.start, band_ids.stop)
-        head = (model.head.weight[bands], model.head.bias[bands])
         shape = (len(row_ids), len(col_ids), len(band_ids))
-        return Stream(shape, header.dtype, _rendered(header, model, head, row_ids, col_ids,
+        return Stream(shape, header.dtype, _rendered(header, model, bands, row_ids, col_ids,
                                                      device))  # fmt: skip
 
 
-def _rendered(header: SirenHeader, model, head, row_ids: range, col_ids: range,
+def _rendered(header: SirenHeader, model, bands: slice, row_ids: range, col_ids: range,
               device: str) -> Iterator[Piece]:  # fmt: skip
     """The network's output on the window, a block of up to ``DECODE_CHUNK`` pixels of
-    whole rows at a time (a row longer than that in chunks of it), in original units."""
+    whole rows at a time (a row longer than that in chunks of it), in original units.
+    Every band is computed and the window's cut from them: a head cut to the window's
+    bands is a product of another shape, whose rounding can differ from the full
+    decode's by one unit in the last place (and a decoded value by one step)."""
     import torch
 
     from hsinr.nn.siren import grid
 
-    weight, bias = head
+    width = bands.stop - bands.start
     block = max(1, DECODE_CHUNK // len(col_ids))
     cols = slice(col_ids.start, col_ids.stop)
     for start in range(row_ids.start, row_ids.stop, block):
         rows = range(start, min(start + block, row_ids.stop))
         coords = grid(header.height, header.width, slice(rows.start, rows.stop), cols)
-        out = np.empty((len(coords), len(bias)), dtype=header.dtype)
+        out = np.empty((len(coords), width), dtype=header.dtype)
         with torch.no_grad():
             for first in range(0, len(coords), DECODE_CHUNK):
                 chunk = coords[first : first + DECODE_CHUNK].to(device)
-                values = model.features(chunk) @ weight.T + bias
+                values = model.features(chunk) @ model.head.weight.T + model.head.bias
+                values = values[:, bands]
                 if not bool(torch.isfinite(values).all()):
                     raise container.CorruptFileError(
                         "the network's output is not finite: its weights are corrupt"
@@ -627,4 +630,4 @@ def _rendered(header: SirenHeader, model, head, row_ids: range, col_ids: range,
                 values = values.clamp_(0.0, 1.0).cpu().numpy()
                 out[first : first + DECODE_CHUNK] = header.scale.invert(values, header.dtype)
         yield Piece(range(rows.start - row_ids.start, rows.stop - row_ids.start),
-                    range(len(col_ids)), out.reshape(len(rows), len(col_ids), len(bias)))
+                    range(len(col_ids)), out.reshape(len(rows), len(col_ids), width))
