@@ -64,7 +64,10 @@ from hsinr.quantise.uniform import dequantise, quantise, valid_quantiser
 from hsinr.ratecontrol import budget_bytes
 
 if TYPE_CHECKING:
+    import torch
+
     from hsinr.basenet import BaseNetwork
+    from hsinr.nn.modulated import ModulatedSiren
 
 CODEC_ID = 6
 HASH_BYTES = 16
@@ -339,14 +342,24 @@ class MetaCodec(Codec):
         }
 
     def _stream(self, data: bytes, window: Window, run: Run) -> Stream:
-        """The window, a strip of patch rows at a time; the base network is the run's,
-        and must be the one the file names. The latents' count and the network's work
-        on the image's pixels are checked against ``run.limits`` before anything is
-        decoded; only the patches the window touches are evaluated, and only on their
-        pixels inside the image."""
+        """The window, a strip of patch rows at a time (see :meth:`_rendering`), plus the
+        residual's window when the file has one."""
+        rendering = self._rendering(data, run)
+        wanted = window.checked(rendering.header.cube.shape)
+        pieces = rendering.pieces(wanted)
+        residual = self.residual_of(data)
+        if residual is not None:
+            pieces = _refined(pieces, residual, wanted, rendering.header.cube.dtype, run)
+        return Stream(rendering.shape(wanted), rendering.header.cube.dtype, pieces)
+
+    def _rendering(self, data: bytes, run: Run) -> _Rendering:
+        """The file's latents, decoded once, and the network to render any window of them
+        with; the base network is the run's, and must be the one the file names. The
+        latents' count and the network's work on the image's pixels are checked against
+        ``run.limits`` before anything is decoded."""
         import torch
 
-        limits, device = run.limits, run.device
+        limits = run.limits
         header, payload = self.read_header(data, limits)
         net = _matching_base(header, run.base)
         rows, cols, bands = header.cube.shape
@@ -360,14 +373,27 @@ class MetaCodec(Codec):
         )
         symbols = entropy_decode(header, payload)
         latents = torch.from_numpy(dequantise(symbols, header.low, header.step))
-        wanted = window.checked(header.cube.shape)
-        shape = tuple(len(part) for part in wanted)
         up = spectral_resampling(config.bands, bands) if bands > config.bands else None
-        pieces = _rendered(header, net.model.to(device), latents, wanted, device, up)
-        residual = self.residual_of(data)
-        if residual is not None:
-            pieces = _refined(pieces, residual, wanted, header.cube.dtype, run)
-        return Stream(shape, header.cube.dtype, pieces)  # type: ignore[arg-type]
+        return _Rendering(header, net.model.to(run.device), latents, run.device, up)
+
+
+@dataclass(frozen=True)
+class _Rendering:
+    """A meta file's decoded latents and the network that renders them: any window, only
+    the patches it touches, only on their pixels inside the image."""
+
+    header: MetaHeader
+    model: ModulatedSiren
+    latents: torch.Tensor
+    device: str
+    up: np.ndarray | None  # the outputs' grid to the cube's bands, when it has more
+
+    @staticmethod
+    def shape(wanted: tuple[range, range, range]) -> tuple[int, int, int]:
+        return tuple(len(part) for part in wanted)  # type: ignore[return-value]
+
+    def pieces(self, wanted: tuple[range, range, range]) -> Iterator[Piece]:
+        return _rendered(self.header, self.model, self.latents, wanted, self.device, self.up)
 
 
 def _strips(rows: int, cols: int, patch: int, whole: bool = False) -> list[range]:
@@ -455,8 +481,8 @@ class _Residual(LazyArray):
     a dtype that holds every difference (int32 / int64 for integer cubes, else float)."""
 
     def __init__(self, cube: Cube, data: bytes, codec: MetaCodec, run: Run) -> None:
-        self._cube, self._data, self._codec = cube, data, codec
-        self._run = dataclasses.replace(run, progress=False)
+        self._cube = cube
+        self._rendering = codec._rendering(data, run)  # the latents decoded once
         self.shape = cube.shape
         integer = np.issubdtype(cube.dtype, np.integer)
         self.dtype = np.dtype(np.int32 if integer and cube.dtype.itemsize <= 2 else
@@ -464,9 +490,9 @@ class _Residual(LazyArray):
         self.where = f"{cube.source or cube.name} (residual)"
 
     def _read(self, rows: range, cols: range, bands: range) -> np.ndarray:
-        window = Window(slice(rows.start, rows.stop), slice(cols.start, cols.stop),
-                        slice(bands.start, bands.stop))  # fmt: skip
-        rendered = self._codec.decode(self._data, window, self._run).data
+        wanted = (rows, cols, bands)
+        rendered = Stream(self._rendering.shape(wanted), self._cube.dtype,
+                          self._rendering.pieces(wanted)).assembled().data  # fmt: skip
         return self._cube.read(rows, cols, bands).astype(self.dtype) - rendered.astype(self.dtype)
 
 

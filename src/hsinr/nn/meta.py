@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -232,8 +232,7 @@ class Sampling:
             raise ValueError("pixels per patch must be positive")
 
     def as_dict(self) -> dict[str, object]:
-        return {"whole_scenes": self.whole_scenes, "pixels": self.pixels, "flips": self.flips,
-                "spectral": self.spectral}  # fmt: skip
+        return asdict(self)
 
 
 SPECTRAL_WINDOW = 0.6  # the shortest random band window, as a fraction of the bands
