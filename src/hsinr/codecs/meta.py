@@ -249,7 +249,8 @@ class MetaCodec(Codec):
         from hsinr.codecs.latent import LatentCodec
 
         residual = Cube(_Residual(cube, data, self, run), name=f"{cube.name} residual")
-        quiet = dataclasses.replace(run, progress=False, strip_metadata=True)
+        # the latents render on run's device (in _Residual); the latent codec's work is CPU
+        quiet = dataclasses.replace(run, progress=False, strip_metadata=True, device="cpu")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", BudgetWarning)
             coded = LatentCodec().encode(residual, {"bpppb": bpppb}, quiet)
