@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from machine import describe
 
 import hsinr
 from hsinr import metrics
@@ -54,13 +53,14 @@ def parse_loop(text: str) -> tuple[str, dict[str, object]]:
     return name, options
 
 
-def run_loop(scene: str, arch: str, options: dict, iterations: int, seed: int) -> dict:
+def run_loop(scene: str, arch: str, options: dict, iterations: int, seed: int,
+             device: str = "cpu") -> dict:
     """One encode with the curve of its fit, then the decoded file's PSNR."""
     cube = hsinr.datasets.load(scene)
     codec = SirenCodec()
     chosen = codec.options({"arch": arch, "precision": 32, "iterations": iterations, **options})
     started = time.perf_counter()
-    encoding = codec.encode(cube, chosen, Run(progress=False, seed=seed))
+    encoding = codec.encode(cube, chosen, Run(progress=False, seed=seed, device=device))
     seconds = time.perf_counter() - started
     decoded = codec.decode(encoding.data)
     fit = encoding.details["fit"]
@@ -95,26 +95,14 @@ def thin(rows: list[dict], points: int = 500) -> list[dict]:
     return thinned
 
 
-def machine() -> str:
-    try:
-        cpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        model = next((line.split(":", 1)[1].strip() for line in cpu.splitlines()
-                      if line.startswith("Model name")), platform.processor())  # fmt: skip
-    except OSError:
-        model = platform.processor()
-    import torch
-
-    return (f"{model}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
-            f"Python {platform.python_version()}")  # fmt: skip
-
-
 def write(out: Path, rows: list[dict], args, seconds: float) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(thin(rows)))
     lines = [
         "# siren: time to quality, default loop against the paper's", "",
         f"Command: `{shlex.join(['python', *sys.argv])}`  ",
-        f"Machine: {machine()}; run took {seconds / 60:.1f} min; hsinr {hsinr.__version__}.",
+        f"Machine: {describe(args.device)}; run took {seconds / 60:.1f} min; "
+        f"hsinr {hsinr.__version__}.",
         "", "Each loop fits the same network from the same seed for the same iterations, one "
         "after the other. Targets: the faithful loop's best PSNR in its budget, and the "
         "paper's where it has one; speed-up = the faithful loop's time to the target over "
@@ -177,15 +165,17 @@ def main() -> None:
                         help="the network for scenes without a paper network (10x20)")
     parser.add_argument("--loop", action="append", default=[], metavar="NAME:OPTIONS")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--out", default="benchmarks/results/siren_speed")
     args = parser.parse_args()
     loops = {**DEFAULT_LOOPS, **dict(parse_loop(text) for text in args.loop)}
-    run_loop(args.scenes[0], args.arch, {}, 5, args.seed)  # torch's one-time start-up, untimed
+    run_loop(args.scenes[0], args.arch, {}, 5, args.seed, args.device)  # start-up, untimed
     started = time.perf_counter()
     rows = []
     for scene in args.scenes:
         for name, options in loops.items():
-            row = run_loop(scene, ARCHS.get(scene, args.arch), options, args.iters, args.seed)
+            row = run_loop(scene, ARCHS.get(scene, args.arch), options, args.iters, args.seed,
+                           args.device)  # fmt: skip
             rows.append({"loop": name, **row})
             print(f"{scene} {name}: {row['psnr']:.2f} dB in {row['encode_s']:.1f} s",
                   flush=True)  # fmt: skip
