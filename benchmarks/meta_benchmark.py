@@ -29,7 +29,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -38,6 +37,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from machine import cpu_name
 
 import hsinr
 from hsinr import basenet, codecs, metrics
@@ -218,16 +218,6 @@ def train_paper_bases(jobs, parallel: int) -> None:
             running.append(subprocess.Popen(["nice", "-n", "10", *command], stdout=log,
                                             stderr=subprocess.STDOUT, env=env))  # fmt: skip
         time.sleep(2)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run_paper(args, jobs) -> list[dict]:
