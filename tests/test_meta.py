@@ -315,6 +315,28 @@ def test_a_budget_above_the_latents_is_spent_on_the_residual(trained_base, sampl
         decode(three, trained_base)
 
 
+def test_a_residual_of_several_tiles_decodes_a_tile_at_a_time(trained_base):
+    """A residual wider than the latent codec's tiles: the file decodes in the residual's
+    tile pieces (each tile decoded once), and any window across a tile edge is a slice
+    of the whole decode."""
+    strip = np.concatenate([datasets.sample().data[:12, :, :24]] * 5, axis=1)  # 12 x 320
+    cube = Cube(np.ascontiguousarray(strip), name="strip")
+    data = encode(cube, trained_base, bpppb=1.0).data
+    run = Run(base=trained_base)
+    pieces = list(codecs.get("meta").stream(data, run=run).pieces)
+    residual = codecs.get("latent").stream(meta_codec.MetaCodec.residual_of(data)).pieces
+    assert [(p.rows, p.cols) for p in pieces] == [(p.rows, p.cols) for p in residual]
+    assert len(pieces) > 1
+    whole = decode(data, trained_base)
+    assert metrics.psnr(cube, whole) > 30
+    for piece in pieces:
+        np.testing.assert_array_equal(piece.values, whole.data[:, piece.cols.start:piece.cols.stop])
+    edge = pieces[0].cols.stop
+    across = Window(slice(2, 9), slice(edge - 10, edge + 10), slice(3, 20))
+    window = codecs.decode(data, across, run)
+    assert _units_apart(window.data, whole.data[2:9, edge - 10 : edge + 10, 3:20]) <= 1
+
+
 def test_cli_compress_and_decompress_with_a_base(trained_base, tmp_path, capsys):
     out = tmp_path / "s.hsinr"
     status = main(["compress", "scene:sample", str(out), "--codec", "meta", "--bpppb", "0.01",

@@ -347,10 +347,11 @@ class MetaCodec(Codec):
         residual's window when the file has one."""
         rendering = self._rendering(data, run)
         wanted = window.checked(rendering.header.cube.shape)
-        pieces = rendering.pieces(wanted)
         residual = self.residual_of(data)
-        if residual is not None:
-            pieces = _refined(pieces, residual, wanted, rendering.header.cube.dtype, run)
+        if residual is None:
+            pieces = rendering.pieces(wanted)
+        else:
+            pieces = _refined(rendering, residual, wanted, run)
         return Stream(rendering.shape(wanted), rendering.header.cube.dtype, pieces)
 
     def _rendering(self, data: bytes, run: Run) -> _Rendering:
@@ -457,21 +458,24 @@ def _rendered(header: MetaHeader, model, latents, wanted: tuple[range, range, ra
                     part)  # fmt: skip
 
 
-def _refined(pieces: Iterator[Piece], residual: bytes, wanted: tuple[range, range, range],
-             dtype: np.dtype, run: Run) -> Iterator[Piece]:  # fmt: skip
-    """The rendered pieces plus the residual's decoded window, in the original dtype
-    (rounded and clipped to its range for an integer dtype)."""
+def _refined(rendering: _Rendering, residual: bytes, wanted: tuple[range, range, range],
+             run: Run) -> Iterator[Piece]:  # fmt: skip
+    """The window with the residual added, in the residual's pieces (one per tile of the
+    latent file, decoded once each): each piece's part of the window rendered from the
+    latents plus the residual, in the original dtype (rounded and clipped to its range
+    for an integer dtype)."""
     from hsinr.codecs.latent import LatentCodec
     from hsinr.cube import integer_bounds
 
-    codec = LatentCodec()
+    dtype = rendering.header.cube.dtype
     rows, cols, bands = wanted
-    for piece in pieces:
-        window = Window(slice(rows.start + piece.rows.start, rows.start + piece.rows.stop),
-                        slice(cols.start + piece.cols.start, cols.start + piece.cols.stop),
-                        slice(bands.start, bands.stop))  # fmt: skip
-        correction = codec.decode(residual, window, run).data
-        total = piece.values.astype(np.float64) + correction
+    window = Window(slice(rows.start, rows.stop), slice(cols.start, cols.stop),
+                    slice(bands.start, bands.stop))  # fmt: skip
+    for piece in LatentCodec().stream(residual, window, run).pieces:
+        part = (range(rows.start + piece.rows.start, rows.start + piece.rows.stop),
+                range(cols.start + piece.cols.start, cols.start + piece.cols.stop), bands)
+        rendered = Stream(rendering.shape(part), dtype, rendering.pieces(part)).assembled().data
+        total = rendered.astype(np.float64) + piece.values
         if np.issubdtype(dtype, np.integer):
             total = np.clip(np.rint(total), *integer_bounds(dtype))
         yield Piece(piece.rows, piece.cols, total.astype(dtype))
