@@ -68,6 +68,13 @@ NOTES = [  # what a reader of the table must know that the rows cannot say
     "2048^2 row ran at 3d17fe0, whose decode spool was memory-mapped (its pages counted "
     "in the process's memory); 8f15695 reads and writes it with pread / pwrite, as the "
     "jpeg 2048^2 row shows (289 MB).", "",
+    "The siren and meta rows of mix224-2048 were re-run at 8c5273d (issue 17, decode at "
+    "scale): meta codes cubes with more bands than its base has outputs since issue 16 "
+    "(it refused this one before), and decodes its residual a tile at a time since "
+    "8c5273d (the commit before took 155.5 s and 2,652 MB PSS to decode this file). The "
+    "siren row at 4d4c3f8 had decoded in 23.2 s / 946 MB PSS; one 1024^2 siren file "
+    "decoded by both commits (8.1-8.6 s at 4d4c3f8, 7.2-7.3 s at 8c5273d) shows no "
+    "slowdown in the code, so the difference is the shared machine's.", "",
 ]
 
 
