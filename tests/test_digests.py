@@ -3,7 +3,8 @@ codec-face refactor of issue 13): a pin that moving code around changes no file.
 ``latent``, ``pca-dct`` and ``pca-jpeg2000`` pins were taken again when their layouts
 became tiled (container version 2, issue 14); the others are the originals. The ``siren``
 pins run the paper's loop (``faithful``), which the default loop was before issue 17;
-``siren-default-loop`` was added then.
+``siren-default-loop`` was added then, and taken again when the default loop began to
+solve the output layer by least squares (issue 17).
 
 Floating-point results depend on the CPU and the libraries (BLAS and torch kernels,
 OpenJPEG), so the digests are compared only in the environment they were taken in (the

@@ -185,15 +185,16 @@ class Loop:
     schedule: str
     warmup: int
     fallback_db: float | None = None  # back to the best at half the lr after such a fall
+    head: str = "adam"  # or "solve": the output layer by least squares at every step
 
     def fit_options(self, iterations: int) -> dict[str, Any]:
         """:func:`hsinr.nn.fit.fit`'s keywords for a fit of ``iterations``."""
         return {"lr": self.lr, "schedule": self.schedule, "fallback_db": self.fallback_db,
-                "warmup": min(self.warmup, iterations // 10)}  # fmt: skip
+                "warmup": min(self.warmup, iterations // 10), "head": self.head}  # fmt: skip
 
 
 FAITHFUL_LOOP = Loop(2e-4, "constant", 0)  # the CRV 2023 paper's
-DEFAULT_LOOP = Loop(2e-3, "cosine", 200, 5.0)  # measured: benchmarks/results/siren_speed
+DEFAULT_LOOP = Loop(2e-3, "cosine", 200, 5.0, "solve")  # benchmarks/results/siren_speed
 
 
 def _check_shape(shape: tuple[int, int, int]) -> None:
@@ -252,6 +253,10 @@ class SirenOptions(Options):
     warmup: int | None = option(None, "iterations of linear lr warm-up, at most a tenth of a fit "
                                 f"(default {DEFAULT_LOOP.warmup}; --faithful: 0)", low=0,
                                 metavar="N")  # fmt: skip
+    head: str | None = option(None, "the output layer: solved by least squares at every step "
+                              "while Adam trains the sine layers (solve, the default; fits of "
+                              "all pixels) or trained by Adam with them (adam; --faithful)",
+                              choices=("solve", "adam"))  # fmt: skip
     max_seconds: float | None = option(None, "stop fitting after this wall time, seconds",
                                        above=0.0, metavar="S")  # fmt: skip
     target_psnr: float | None = option(None, "stop fitting at this PSNR, dB", metavar="DB")
@@ -266,7 +271,7 @@ class SirenOptions(Options):
         if self.bits == "auto" and (self.bpppb is None or self.arch is not None or self.search):
             raise InputError("--bits auto chooses the network for a budget: give --bpppb only")
         loop = {"lr": self.lr, "schedule": self.schedule, "warmup": self.warmup,
-                "batch_size": self.batch_size}  # fmt: skip
+                "head": self.head, "batch_size": self.batch_size}  # fmt: skip
         given = [name for name, value in loop.items() if value is not None]
         if self.faithful and given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
@@ -280,6 +285,7 @@ class SirenOptions(Options):
             base.schedule if self.schedule is None else self.schedule,
             base.warmup if self.warmup is None else self.warmup,
             base.fallback_db,
+            base.head if self.head is None else self.head,
         )  # fmt: skip
 
 

@@ -29,8 +29,10 @@ from hsinr.nn.pixels import Pixels, TensorPixels
 from hsinr.progress import progress_bar
 
 SCHEDULES = ("constant", "cosine")
+HEADS = ("adam", "solve")  # the output layer trained with the rest, or solved at each step
 COSINE_FLOOR = 0.05  # the cosine schedule ends at this fraction of the peak lr
 MAX_RECOVERIES = 5
+HEAD_RIDGE = 1e-9
 
 
 @dataclass
@@ -94,9 +96,29 @@ def lr_factor(step: int, iterations: int, schedule: str, warmup: int = 0) -> flo
     return COSINE_FLOOR + (1.0 - COSINE_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * done))
 
 
-def _optimizer(model: nn.Module, lr: float, schedule: str, iterations: int, warmup: int = 0):
+def solve_head(model: nn.Module, features: torch.Tensor, targets: torch.Tensor) -> None:
+    """Set ``model.head`` (a linear layer on ``features``) to the least-squares fit of
+    ``targets``, bias included: normal equations in float64 with a tiny ridge (1e-9 of
+    the Gram matrix's mean diagonal), so a rank-deficient layer still has a solution.
+    Left as it is when the features are not finite (the fit then recovers)."""
+    with torch.no_grad():
+        ones = torch.ones(len(features), 1, dtype=features.dtype, device=features.device)
+        design = torch.cat([features, ones], dim=1)
+        gram = (design.T @ design).double()
+        gram.diagonal().add_(HEAD_RIDGE * float(gram.diagonal().mean()))
+        try:
+            solution = torch.linalg.solve(gram, (design.T @ targets).double())
+        except RuntimeError:  # torch.linalg.LinAlgError: NaN / Inf features
+            return
+        if bool(torch.isfinite(solution).all()):
+            model.head.weight.copy_(solution[:-1].T)
+            model.head.bias.copy_(solution[-1])
+
+
+def _optimizer(parameters: list[torch.Tensor], lr: float, schedule: str, iterations: int,
+               warmup: int = 0):  # fmt: skip
     # foreach: one kernel per moment for all tensors (a SIREN's are small and many)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
+    optimizer = torch.optim.Adam(parameters, lr=lr, foreach=True)
     scheduler = None
     if schedule != "constant" or warmup:
         scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -115,6 +137,7 @@ def fit(
     schedule: str = "constant",
     warmup: int = 0,
     fallback_db: float | None = None,
+    head: str = "adam",
     max_seconds: float | None = None,
     target_psnr: float | None = None,
     batch_size: int | None = None,
@@ -136,9 +159,18 @@ def fit(
     learning rates can cause in a sine network and that it does not climb out of, sends
     the model back to its best parameters with half the learning rate and the schedule
     started again over the iterations left (warm-up included).
+
+    ``head="solve"`` (a model with ``features`` and a linear ``head``, such as
+    :class:`~hsinr.nn.siren.Siren`; full-batch fits) is variable projection: at every
+    step the output layer is set to the least-squares fit of the targets from the
+    current features (:func:`solve_head`) and Adam trains the layers before it, whose
+    gradient at the solved head is the gradient of the best fit they allow. Batch fits
+    train the head with Adam (``"adam"``, the default) whatever ``head`` says.
     """
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; use one of {SCHEDULES}")
+    if head not in HEADS:
+        raise ValueError(f"unknown head {head!r}; use one of {HEADS}")
     pixels = as_pixels(coords, targets)
     n_pixels = pixels.count
     whole = pixels.whole()
@@ -147,7 +179,13 @@ def fit(
         raise ValueError("pixels not held in memory are fitted in batches: give batch_size")
     if not full_batch and eval_every is None:
         eval_every = max(1, math.ceil(n_pixels / batch_size))
-    optimizer, scheduler = _optimizer(model, lr, schedule, iterations, warmup)
+    solving = full_batch and head == "solve"
+    if solving and not (hasattr(model, "features") and isinstance(getattr(model, "head", None),
+                                                                   nn.Linear)):  # fmt: skip
+        raise ValueError("head='solve' needs a model with features() and a linear head")
+    trained = [p for name, p in model.named_parameters()
+               if not (solving and name.startswith("head."))]  # fmt: skip
+    optimizer, scheduler = _optimizer(trained, lr, schedule, iterations, warmup)
     best_mse, best_iteration, best = math.inf, 0, _snapshot(model)
     result = FitResult(-math.inf, 0, 0, 0.0, "iterations")
     start = time.perf_counter()
@@ -172,7 +210,7 @@ def fit(
         _restore(model, best)
         lr /= 2
         left = iterations - iteration
-        optimizer, scheduler = _optimizer(model, lr, schedule, left, min(warmup, left // 10))
+        optimizer, scheduler = _optimizer(trained, lr, schedule, left, min(warmup, left // 10))
         if result.recoveries > MAX_RECOVERIES:
             result.stopped_by = "diverged"
             return False
@@ -180,7 +218,12 @@ def fit(
 
     iteration = 0
     while iteration < iterations:
-        if full_batch:
+        if solving:
+            features = model.features(whole[0])
+            solve_head(model, features.detach(), whole[1])
+            weight, bias = model.head.weight.detach(), model.head.bias.detach()
+            loss = functional.mse_loss(functional.linear(features, weight, bias), whole[1])
+        elif full_batch:
             loss = functional.mse_loss(model(whole[0]), whole[1])
         else:
             batch_coords, batch_targets = pixels.sample(batch_size, generator)
@@ -214,6 +257,9 @@ def fit(
             break
     bar.close()
     if full_batch and result.stopped_by != "diverged":
+        if solving:
+            with torch.no_grad():
+                solve_head(model, model.features(whole[0]), whole[1])
         consider(full_mse(model, pixels), iteration)  # after the last step
     _restore(model, best)
     result.best_psnr = psnr_of_mse(best_mse)
