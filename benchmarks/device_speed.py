@@ -81,6 +81,19 @@ def meta_training(steps: int, device: str) -> dict:
     return {"encode_s": seconds, "per_step_s": seconds / steps}
 
 
+def commit() -> str:
+    """The checkout's commit, ``+`` when its files differ from it."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, check=False,
+                              cwd=Path(__file__).parent)  # fmt: skip
+        return done.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def warm_up(device: str) -> None:
     import torch
 
@@ -101,7 +114,8 @@ def write_table(out: Path) -> None:
              "wavelets, least squares) runs on the host's cores in both runs. A run on another "
              "machine wrote its json there; the file was copied here unchanged.", ""]  # fmt: skip
     for name in devices:
-        lines.append(f"- **{name}**: {runs[name]['machine']}; `{runs[name]['command']}`")
+        lines.append(f"- **{name}**: {runs[name]['machine']}; hsinr at "
+                     f"{runs[name].get('commit', 'unknown')}; `{runs[name]['command']}`")
     head = "| job |" + "".join(f" {d} encode s | {d} decode s | {d} PSNR |" for d in devices)
     lines += ["", head + (" CPU / GPU encode |" if len(devices) > 1 else ""),
               "|---" * (1 + 3 * len(devices) + (len(devices) > 1)) + "|"]  # fmt: skip
@@ -141,7 +155,7 @@ def main() -> None:
     print(f"{label}: {rows[label]}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     tag = "cpu" if args.device == "cpu" else "cuda"
-    result = {"machine": describe(args.device), "rows": rows,
+    result = {"machine": describe(args.device), "rows": rows, "commit": commit(),
               "command": shlex.join(["python", *sys.argv])}  # fmt: skip
     (args.out / f"results_{tag}.json").write_text(json.dumps(result, indent=1))
     write_table(args.out)

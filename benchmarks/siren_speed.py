@@ -164,11 +164,15 @@ def main() -> None:
     parser.add_argument("--arch", default="10x20",
                         help="the network for scenes without a paper network (10x20)")
     parser.add_argument("--loop", action="append", default=[], metavar="NAME:OPTIONS")
+    parser.add_argument("--only", nargs="+", metavar="LOOP",
+                        help="run only these loops (faithful among them), e.g. a long faithful run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--out", default="benchmarks/results/siren_speed")
     args = parser.parse_args()
     loops = {**DEFAULT_LOOPS, **dict(parse_loop(text) for text in args.loop)}
+    if args.only:
+        loops = {name: loops[name] for name in args.only}
     run_loop(args.scenes[0], args.arch, {}, 5, args.seed, args.device)  # start-up, untimed
     started = time.perf_counter()
     rows = []
