@@ -397,6 +397,11 @@ class _Rendering:
     def pieces(self, wanted: tuple[range, range, range]) -> Iterator[Piece]:
         return _rendered(self.header, self.model, self.latents, wanted, self.device, self.up)
 
+    def window(self, wanted: tuple[range, range, range]) -> np.ndarray:
+        """The rendering of ``wanted`` in one array, in the cube's dtype."""
+        dtype = self.header.cube.dtype
+        return Stream(self.shape(wanted), dtype, self.pieces(wanted)).assembled().data
+
 
 def _strips(rows: int, cols: int, patch: int, whole: bool = False) -> list[range]:
     """Strips of whole patch rows covering ``rows`` (all in one with ``whole``), each of
@@ -474,8 +479,7 @@ def _refined(rendering: _Rendering, residual: bytes, wanted: tuple[range, range,
     for piece in LatentCodec().stream(residual, window, run).pieces:
         part = (range(rows.start + piece.rows.start, rows.start + piece.rows.stop),
                 range(cols.start + piece.cols.start, cols.start + piece.cols.stop), bands)
-        rendered = Stream(rendering.shape(part), dtype, rendering.pieces(part)).assembled().data
-        total = rendered.astype(np.float64) + piece.values
+        total = rendering.window(part).astype(np.float64) + piece.values
         if np.issubdtype(dtype, np.integer):
             total = np.clip(np.rint(total), *integer_bounds(dtype))
         yield Piece(piece.rows, piece.cols, total.astype(dtype))
@@ -495,9 +499,7 @@ class _Residual(LazyArray):
         self.where = f"{cube.source or cube.name} (residual)"
 
     def _read(self, rows: range, cols: range, bands: range) -> np.ndarray:
-        wanted = (rows, cols, bands)
-        rendered = Stream(self._rendering.shape(wanted), self._cube.dtype,
-                          self._rendering.pieces(wanted)).assembled().data  # fmt: skip
+        rendered = self._rendering.window((rows, cols, bands))
         return self._cube.read(rows, cols, bands).astype(self.dtype) - rendered.astype(self.dtype)
 
 
