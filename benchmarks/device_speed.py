@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from machine import describe
+from machine import commit, describe
 
 import hsinr
 from hsinr import codecs, metrics
@@ -79,19 +79,6 @@ def meta_training(steps: int, device: str) -> dict:
         status, seconds = timed(lambda: hsinr_main(argv), device)
         assert status == 0, "meta-train failed"
     return {"encode_s": seconds, "per_step_s": seconds / steps}
-
-
-def commit() -> str:
-    """The checkout's commit, ``+`` when its files differ from it."""
-    import subprocess
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], capture_output=True, text=True, check=False,
-                              cwd=Path(__file__).parent)  # fmt: skip
-        return done.stdout.strip()
-
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return head + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def warm_up(device: str) -> None:

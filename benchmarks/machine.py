@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from pathlib import Path
 
 
@@ -27,3 +28,15 @@ def describe(device: str = "cpu") -> str:
         text = (f"{props.name} ({props.total_memory / 2**30:.0f} GiB, CUDA {torch.version.cuda}),"
                 f" host {text}")  # fmt: skip
     return f"{text}; torch {torch.__version__}, Python {platform.python_version()}"
+
+
+def commit(tree: Path | None = None) -> str:
+    """The short commit of this checkout (or of ``tree``), ``+`` if its package (``src``)
+    has changes not yet committed."""
+    where = tree or Path(__file__).parent
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, cwd=where, check=False).stdout.strip()  # fmt: skip
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", ":/src"],
+                           capture_output=True, text=True, cwd=where,
+                           check=False).stdout.strip()  # fmt: skip
+    return (head or "unknown") + ("+" if dirty else "")

@@ -51,6 +51,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from machine import commit
 
 from hsinr import io, metrics, synthetic
 
@@ -215,7 +216,7 @@ def run_job(job: Job, work: Path, baseline: Path | None, timeout: float) -> dict
         stale.unlink(missing_ok=True)
     values = int(np.prod(np.load(scene, mmap_mode="r").shape))
     row: dict[str, object] = {**asdict(job), "key": job.key, "values": values,
-                              "commit": _commit(baseline if job.code == "baseline" else None)}
+                              "commit": commit(baseline if job.code == "baseline" else None)}
     compress = measure([*hsinr, "compress", str(scene), str(packed), "--codec", job.codec,
                         "--bpppb", str(BUDGET), "--quiet", *job.options], env, timeout)  # fmt: skip
     text = str(compress.pop("output"))
@@ -245,17 +246,6 @@ def run_job(job: Job, work: Path, baseline: Path | None, timeout: float) -> dict
 
 
 # -- report ----------------------------------------------------------------------------------------
-
-
-def _commit(tree: Path | None = None) -> str:
-    """The short commit of this checkout (or of ``tree``), ``+`` if its package (``src``)
-    has changes."""
-    where = tree or Path(__file__).parent
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True, cwd=where).stdout.strip()  # fmt: skip
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", ":/src"],
-                           capture_output=True, text=True, cwd=where).stdout.strip()  # fmt: skip
-    return head + ("+" if dirty else "")
 
 
 def machine() -> str:
